@@ -1,0 +1,32 @@
+"""Kedro's own ``run`` command, with user mistakes printed as one line instead of a traceback."""
+
+import copy
+import functools
+
+import click
+from kedro.framework.cli.project import run as kedro_run
+
+from financial_mlops.errors import UserError
+
+
+def _one_line_user_errors(callback):
+    @functools.wraps(callback)
+    def wrapper(*args, **kwargs):
+        try:
+            return callback(*args, **kwargs)
+        except UserError as error:
+            raise click.ClickException(str(error)) from None
+
+    return wrapper
+
+
+run = copy.copy(kedro_run)
+run.callback = _one_line_user_errors(kedro_run.callback)
+
+
+@click.group(name="financial_mlops")
+def cli() -> None:
+    """Project commands (they override Kedro's built-ins of the same name)."""
+
+
+cli.add_command(run)

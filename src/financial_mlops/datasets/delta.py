@@ -1,0 +1,159 @@
+"""A Delta table as a Kedro dataset: batch or streaming, append, overwrite or idempotent MERGE.
+
+kedro-datasets' Spark datasets write Delta by path with append/overwrite only, and its
+``DeltaTableDataset`` is read-only; ``databricks.ManagedTableDataset`` merges but only by table
+name in a metastore. Every stage here needs MERGE (silver, gold, scores are re-runnable) and
+streaming with ``availableNow`` plus ``awaitTermination`` (bronze, inference), on a local path and
+on a Unity Catalog table alike, so this one class does both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from delta.tables import DeltaTable
+from kedro.io import AbstractDataset, DatasetError
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.streaming import DataStreamWriter
+
+from financial_mlops.spark import get_spark
+
+_MODES = {"append", "overwrite", "merge"}
+
+
+class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
+    """A Delta table at ``path`` (local, DBFS, Volumes) or named ``table`` (Unity Catalog).
+
+    Load: a batch DataFrame, or a stream with ``load_args: {streaming: true}``. A table that does
+    not exist yet loads as an empty DataFrame when ``schema`` (DDL) is given.
+
+    Save (``save_args``):
+      - ``mode``: ``append`` | ``overwrite`` | ``merge`` (MERGE on ``keys``; matched rows are
+        left alone unless ``when_matched: update``, so replays insert nothing twice);
+      - a streaming DataFrame is written with ``trigger`` (default ``availableNow``) and a
+        ``checkpoint``, and the save waits until the available data is written; with ``merge``
+        each micro-batch is merged through ``foreachBatch``.
+    """
+
+    def __init__(  # noqa: PLR0913
+        self,
+        *,
+        path: str | None = None,
+        table: str | None = None,
+        schema: str | None = None,
+        load_args: dict[str, Any] | None = None,
+        save_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        if (path is None) == (table is None):
+            raise DatasetError("DeltaDataset needs exactly one of 'path' or 'table'.")
+        self._path = path
+        self._table = table
+        self._schema = schema
+        self._load_args = dict(load_args or {})
+        self._save_args = {"mode": "append", **(save_args or {})}
+        self.metadata = metadata
+        mode = self._save_args["mode"]
+        if mode not in _MODES:
+            raise DatasetError(f"DeltaDataset mode '{mode}' is not one of {sorted(_MODES)}.")
+        if mode == "merge" and not self._save_args.get("keys"):
+            raise DatasetError("DeltaDataset mode 'merge' needs 'keys'.")
+
+    @property
+    def location(self) -> str:
+        return self._table or self._path  # type: ignore[return-value]
+
+    def _describe(self) -> dict[str, Any]:
+        return {"location": self.location, "load_args": self._load_args,
+                "save_args": self._save_args}
+
+    @staticmethod
+    def _spark() -> SparkSession:
+        return get_spark()
+
+    def _exists(self) -> bool:
+        spark = self._spark()
+        if self._table:
+            return spark.catalog.tableExists(self._table)
+        return DeltaTable.isDeltaTable(spark, self._path)
+
+    def _load(self) -> DataFrame:
+        spark = self._spark()
+        options = dict(self._load_args)
+        streaming = options.pop("streaming", False)
+        if not self._exists():
+            if self._schema and not streaming:
+                return spark.createDataFrame([], self._schema)
+            raise DatasetError(f"Delta table {self.location} does not exist yet.")
+        reader = (spark.readStream if streaming else spark.read).format("delta").options(**options)
+        return reader.table(self._table) if self._table else reader.load(self._path)
+
+    def delta_version(self) -> int | None:
+        """The table's current Delta version (for lineage tags), or None if it does not exist."""
+        if not self._exists():
+            return None
+        return self._delta_table().history(1).collect()[0]["version"]
+
+    def _delta_table(self) -> DeltaTable:
+        spark = self._spark()
+        if self._table:
+            return DeltaTable.forName(spark, self._table)
+        return DeltaTable.forPath(spark, self._path)
+
+    def _save(self, data: DataFrame | pd.DataFrame) -> None:
+        if isinstance(data, pd.DataFrame):
+            data = self._spark().createDataFrame(data, schema=self._schema)
+        if data.isStreaming:
+            self._save_stream(data)
+        elif self._save_args["mode"] == "merge":
+            self._merge(data)
+        else:
+            self._write(data, self._save_args["mode"])
+
+    def _write(self, data: DataFrame, mode: str) -> None:
+        writer = data.write.format("delta").mode(mode).options(**self._save_args.get("options", {}))
+        if self._save_args.get("partition_by"):
+            writer = writer.partitionBy(*self._save_args["partition_by"])
+        if self._table:
+            writer.saveAsTable(self._table)
+        else:
+            writer.save(self._path)
+
+    def _merge(self, data: DataFrame) -> None:
+        """MERGE on the keys: new keys are inserted, matched rows updated only if asked."""
+        if not self._exists():
+            self._write(data, "append")
+            return
+        keys = self._save_args["keys"]
+        condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+        merge = self._delta_table().alias("t").merge(data.alias("s"), condition)
+        if self._save_args.get("when_matched") == "update":
+            merge = merge.whenMatchedUpdateAll()
+        merge.whenNotMatchedInsertAll().execute()
+
+    def _save_stream(self, data: DataFrame) -> None:
+        checkpoint = self._save_args.get("checkpoint")
+        if not checkpoint:
+            raise DatasetError(f"Streaming into {self.location} needs save_args.checkpoint.")
+        writer: DataStreamWriter = data.writeStream.option("checkpointLocation", checkpoint)
+        writer = _with_trigger(writer, self._save_args.get("trigger", "availableNow"))
+        if self._save_args["mode"] == "merge":
+            writer = writer.foreachBatch(lambda batch, _id: self._merge(batch))
+            query = writer.start()
+        else:
+            writer = writer.format("delta").outputMode("append").options(
+                **self._save_args.get("options", {}))
+            query = writer.toTable(self._table) if self._table else writer.start(self._path)
+        query.awaitTermination()
+
+
+def _with_trigger(writer: DataStreamWriter, trigger: str) -> DataStreamWriter:
+    """``availableNow`` or ``processingTime=<interval>`` (e.g. ``processingTime=5 seconds``)."""
+    if trigger == "availableNow":
+        return writer.trigger(availableNow=True)
+    kind, _, interval = trigger.partition("=")
+    if kind != "processingTime" or not interval:
+        raise DatasetError(f"Unknown trigger '{trigger}': use availableNow or processingTime=<d>.")
+    return writer.trigger(processingTime=interval)
+

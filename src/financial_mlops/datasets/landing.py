@@ -1,0 +1,67 @@
+"""The landing zone: each ingested batch becomes one new JSON-lines file; bronze reads the folder
+as a stream, so a file is loaded exactly once (Spark's file source locally, Auto Loader on
+Databricks, both remembering seen files in the bronze checkpoint)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kedro.io import AbstractDataset
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from financial_mlops.spark import get_spark
+
+
+class LandingZoneDataset(AbstractDataset[list[str], DataFrame]):
+    """Save: a list of raw JSON text lines, written atomically as one new file in ``path``.
+    Load: a streaming DataFrame of every line of every file, as ``value`` and ``_source_file``.
+
+    ``load_args.format``: ``text`` (local, open-source Spark) or ``cloudFiles`` (Auto Loader).
+    """
+
+    def __init__(
+        self,
+        *,
+        path: str,
+        load_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self._path = path
+        self._load_args = {"format": "text", **(load_args or {})}
+        self.metadata = metadata
+
+    def _describe(self) -> dict[str, Any]:
+        return {"path": self._path, "load_args": self._load_args}
+
+    def _save(self, lines: list[str]) -> None:
+        if not lines:
+            return
+        folder = Path(self._path)
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        final = folder / f"trades-{stamp}-{uuid.uuid4().hex[:8]}.json"
+        # Spark's file source skips names starting with '.', so a half-written file is never read.
+        partial = folder / f".{final.name}.partial"
+        with partial.open("w", encoding="utf-8", newline="\n") as handle:
+            for line in lines:
+                handle.write(line.replace("\n", " ").replace("\r", " "))
+                handle.write("\n")
+        os.replace(partial, final)
+
+    def _load(self) -> DataFrame:
+        spark = get_spark()
+        options = dict(self._load_args)
+        fmt = options.pop("format")
+        reader = spark.readStream
+        if fmt == "cloudFiles":
+            reader = reader.format("cloudFiles").option("cloudFiles.format", "text")
+        else:
+            Path(self._path).mkdir(parents=True, exist_ok=True)
+            reader = reader.format(fmt)
+        stream = reader.options(**options).load(self._path)
+        return stream.select("value", F.col("_metadata.file_path").alias("_source_file"))

@@ -1,0 +1,24 @@
+from kedro.pipeline import Pipeline, node
+
+from financial_mlops.pipelines.ingestion.nodes import fetch_trades, parse_landing_lines
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            node(
+                fetch_trades,
+                inputs=["params:ingestion", "ingestion_cursor", "market_api_credentials"],
+                # The cursor is saved last, after the batch has landed: a crash in between
+                # re-fetches the batch (silver drops identical re-deliveries) instead of losing it.
+                outputs=["landing_trades", "anomaly_labels", "ingestion_cursor_next"],
+                name="fetch_trades",
+            ),
+            node(
+                parse_landing_lines,
+                inputs="landing_trades",
+                outputs="bronze_trades",
+                name="load_landing_into_bronze",
+            ),
+        ]
+    )

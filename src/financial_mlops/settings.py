@@ -1,0 +1,31 @@
+"""Kedro settings: OmegaConfigLoader with envs base/local, soft merges, and the project hooks."""
+
+import warnings
+
+# Third-party notices that say nothing actionable to a user of this project (set before the
+# imports below, which emit some of them).
+warnings.filterwarnings("ignore", message=".*register_new_resolver.*")
+warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method.*")
+warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark")
+
+from kedro.config import OmegaConfigLoader  # noqa: E402
+
+from financial_mlops.hooks import MlflowHooks, SparkHooks  # noqa: E402
+
+HOOKS = (SparkHooks(), MlflowHooks())
+# kedro-mlflow runs through MlflowHooks above, which wraps its hook.
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow",)
+
+CONFIG_LOADER_CLASS = OmegaConfigLoader
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+    # Env files override single keys, not whole blocks (a prd mlflow.yml that names only the
+    # experiment must keep base's other settings).
+    "merge_strategy": {"mlflow": "soft", "parameters": "soft", "spark": "soft", "globals": "soft"},
+    "config_patterns": {
+        "spark": ["spark*", "spark*/**"],
+        "mlflow": ["mlflow*", "mlflow*/**"],
+        "globals": ["globals*", "globals*/**"],
+    },
+}
