@@ -1,0 +1,107 @@
+"""The Databricks bundle as the CLI assembles it, for tests that cannot reach a workspace.
+
+`databricks.yml` is merged with the `resources/*.yml` it includes; a target view also applies the
+target's overrides and resolves `${var.*}` and `${bundle.*}` (workspace and resource references
+stay as written: they exist only at deploy time).
+"""
+
+import copy
+import json
+import re
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+TARGETS = ("dev", "acc", "prd")
+# The tables financial_streaming_pipeline defines: nothing else may create or write them.
+DECLARATIVE_TABLES = {"bronze_trades", "silver_trades", "silver_trades_quarantine", "gold_trade_features"}
+SCHEMA_PATH = REPO.parent / "shared" / "reference" / "databricks_bundle_schema.json"
+# Target keys that exist at the root of a bundle too (the others, mode and default, are target-only).
+ROOT_KEYS_A_TARGET_OVERRIDES = (
+    "artifacts", "bundle", "permissions", "presets", "resources", "run_as", "sync", "workspace",
+)
+# What CI passes as BUNDLE_VAR_<name> (the bundle leaves the service principal without a default).
+DEPLOY_VARIABLES = {"service_principal": "6a1f4b2c-0000-4000-8000-00000000c1c1"}
+REFERENCE = re.compile(r"\$\{([a-z_]+(?:\.[A-Za-z0-9_-]+)+)\}")
+
+
+def load_yaml(path: Path):
+    return yaml.safe_load(path.read_text())
+
+
+def load_bundle() -> tuple[dict, dict]:
+    """Return the merged bundle and, for each (kind, name) resource, the file that defines it."""
+    bundle = load_yaml(REPO / "databricks.yml")
+    bundle.setdefault("resources", {})
+    origins = {}
+    for pattern in bundle["include"]:
+        for path in sorted(REPO.glob(pattern)):
+            for kind, items in load_yaml(path)["resources"].items():
+                merged = bundle["resources"].setdefault(kind, {})
+                for name, body in items.items():
+                    assert name not in merged, f"{kind}.{name} is defined twice ({path.name})"
+                    merged[name] = body
+                    origins[(kind, name)] = path
+    return bundle, origins
+
+
+def deep_merge(base, override):
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = deep_merge(base[key], value) if key in base else value
+        return merged
+    return override
+
+
+def target_view(bundle: dict, target: str, deploy_variables: dict = DEPLOY_VARIABLES) -> dict:
+    """The bundle deployed to `target`: overrides applied, variables and bundle fields resolved."""
+    overrides = bundle["targets"][target]
+    view = {key: copy.deepcopy(value) for key, value in bundle.items() if key != "targets"}
+    for key in ROOT_KEYS_A_TARGET_OVERRIDES:
+        if key in overrides:
+            view[key] = deep_merge(view.get(key, {}), overrides[key])
+    for name, value in (overrides.get("variables", {}) | deploy_variables).items():
+        view["variables"][name]["default"] = value
+    values = {f"var.{name}": spec.get("default") for name, spec in view["variables"].items()}
+    values |= {"bundle.target": target, "bundle.name": view["bundle"]["name"]}
+    return resolve(view, values)
+
+
+def resolve(node, values: dict):
+    """Substitute known references; a string that is one reference takes the value's own type."""
+    if isinstance(node, dict):
+        return {key: resolve(value, values) for key, value in node.items()}
+    if isinstance(node, list):
+        return [resolve(item, values) for item in node]
+    if not isinstance(node, str):
+        return node
+    whole = REFERENCE.fullmatch(node)
+    if whole and whole.group(1) in values:
+        return resolve(values[whole.group(1)], values)
+    def substitute(ref):
+        return str(resolve(values[ref.group(1)], values)) if ref.group(1) in values else ref.group(0)
+
+    return REFERENCE.sub(substitute, node)
+
+
+def references(node) -> set[str]:
+    """Every `${...}` reference written anywhere in `node`."""
+    return set(REFERENCE.findall(json.dumps(node)))
+
+
+def wheel_tasks(bundle: dict):
+    """(job name, task) for every python_wheel_task in the bundle."""
+    return [
+        (job_name, task)
+        for job_name, job in bundle["resources"].get("jobs", {}).items()
+        for task in job["tasks"]
+        if "python_wheel_task" in task
+    ]
+
+
+def kedro_arguments(parameters: list[str]) -> dict[str, str]:
+    """`--name=value` wheel parameters as {name: value}."""
+    pairs = [parameter.removeprefix("--").split("=", 1) for parameter in parameters]
+    return dict(pairs)

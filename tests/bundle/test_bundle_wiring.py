@@ -1,0 +1,271 @@
+"""Every bundle resource is tied to real code and config: entry point, Kedro pipelines, params,
+conf envs, library paths, catalogs and schedules. A rename on either side fails here, not on
+Databricks."""
+
+import tomllib
+from pathlib import Path
+
+import pytest
+from databricks_bundle import (
+    DECLARATIVE_TABLES,
+    DEPLOY_VARIABLES,
+    REPO,
+    TARGETS,
+    load_yaml,
+    references,
+    resolve,
+    target_view,
+    wheel_tasks,
+)
+from kedro.framework.cli.utils import find_run_command
+from kedro.framework.startup import bootstrap_project
+from kedro.pipeline import Pipeline
+from quartz_cron_checker import validate_cron_string
+
+PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
+SEED_RESOURCES = {
+    ("jobs", "financial_api_ingestion_workflow"): "ingestion_workflow.yml",
+    ("pipelines", "financial_streaming_pipeline"): "streaming_pipeline.yml",
+    ("jobs", "financial_retraining_workflow"): "retraining_workflow.yml",
+    ("jobs", "drift_monitoring_job"): "drift_monitoring.yml",
+}
+
+
+@pytest.fixture(scope="module")
+def kedro_cli():
+    """The Kedro project as the packaged CLI sees it: run command, pipeline registry, settings."""
+    metadata = bootstrap_project(REPO)
+    from kedro.framework.project import pipelines, settings
+
+    return {
+        "run": find_run_command(metadata.package_name),
+        "pipelines": pipelines,
+        "settings": settings,
+    }
+
+
+def deployed(bundle, target: str) -> dict:
+    """The target view with deploy-time references filled: files synced from this repo, job ids."""
+    view = target_view(bundle, target)
+    deploy_time = {"workspace.file_path": str(REPO)} | {
+        f"resources.jobs.{name}.id": "1001" for name in view["resources"]["jobs"]
+    }
+    return resolve(view, deploy_time)
+
+
+def parse_wheel_parameters(kedro_cli, parameters: list[str]) -> dict:
+    """Parse a wheel task's parameters with the run command the packaged project executes."""
+    context = kedro_cli["run"].make_context("financial-mlops", list(parameters))
+    return context.params
+
+
+def test_seed_resources_live_in_their_seed_files_under_their_seed_names(bundle, origins):
+    for (kind, name), file_name in SEED_RESOURCES.items():
+        assert origins[(kind, name)].name == file_name
+        assert bundle["resources"][kind][name]["name"] == name
+
+
+def test_wheel_tasks_run_the_project_console_script(bundle):
+    scripts = PYPROJECT["project"]["scripts"]
+    for _, task in wheel_tasks(bundle):
+        wheel = task["python_wheel_task"]
+        assert wheel["package_name"] == PYPROJECT["project"]["name"]
+        assert wheel["entry_point"] in scripts
+        module, function = scripts[wheel["entry_point"]].split(":")
+        module_file = REPO / "src" / Path(*module.split(".")).with_suffix(".py")
+        assert f"def {function}(" in module_file.read_text()
+
+
+def test_wheel_tasks_install_the_wheel_the_artifact_builds(bundle, origins):
+    artifact = bundle["artifacts"]["financial_mlops_wheel"]
+    assert artifact["type"] == "whl"
+    build_script = REPO / artifact["build"].split()[-1]
+    assert "dist" in build_script.read_text()
+    for job_name, task in wheel_tasks(bundle):
+        job = bundle["resources"]["jobs"][job_name]
+        environments = {env["environment_key"]: env["spec"] for env in job["environments"]}
+        wheel_glob = origins[("jobs", job_name)].parent / "../dist/*.whl"
+        assert environments[task["environment_key"]]["dependencies"] == ["../dist/*.whl"]
+        assert wheel_glob.parent.resolve() == REPO / "dist"
+
+
+def test_wheel_parameters_are_a_valid_run_of_the_target_env(bundle, kedro_cli, target):
+    conf_root = REPO / "conf"
+    for job_name, task in wheel_tasks(deployed(bundle, target)):
+        run = parse_wheel_parameters(kedro_cli, task["python_wheel_task"]["parameters"])
+        assert run["env"] == target, job_name
+        assert (conf_root / target).is_dir()
+        assert Path(run["conf_source"]) == conf_root
+
+
+def test_every_pipeline_a_task_names_is_registered(bundle, kedro_cli):
+    named = {
+        pipeline
+        for _, task in wheel_tasks(deployed(bundle, "dev"))
+        for pipeline in parse_wheel_parameters(kedro_cli, task["python_wheel_task"]["parameters"])[
+            "pipelines"
+        ]
+    }
+    assert named >= {"ingestion", "inference", "tournament", "deployment", "validation", "drift"}
+    missing = {name for name in named if name not in kedro_cli["pipelines"]}
+    assert not missing, f"pipelines named by bundle tasks but not registered: {sorted(missing)}"
+    for name in named:
+        assert (REPO / "src/financial_mlops/pipelines" / name / "pipeline.py").is_file()
+
+
+def test_no_task_writes_a_table_the_declarative_pipeline_owns(bundle, kedro_cli):
+    """Kedro's ingestion stops at the landing files on Databricks: Auto Loader in
+    financial_streaming_pipeline owns bronze, and the pipeline owns silver and gold."""
+    for job_name, task in wheel_tasks(deployed(bundle, "prd")):
+        run = parse_wheel_parameters(kedro_cli, task["python_wheel_task"]["parameters"])
+        pipeline = sum((kedro_cli["pipelines"][name] for name in run["pipelines"]), start=Pipeline([]))
+        if run["to_outputs"]:
+            pipeline = pipeline.filter(to_outputs=run["to_outputs"])
+        assert pipeline.nodes, f"{job_name}/{task['task_key']} runs no node"
+        assert not pipeline.all_outputs() & DECLARATIVE_TABLES, f"{job_name}/{task['task_key']}"
+
+
+def test_runtime_params_exist_in_the_target_parameters(bundle, kedro_cli, target):
+    settings = kedro_cli["settings"]
+    loader = settings.CONFIG_LOADER_CLASS(
+        conf_source=str(REPO / "conf"), env=target, **settings.CONFIG_LOADER_ARGS
+    )
+    parameters = loader["parameters"]
+    for job_name, task in wheel_tasks(deployed(bundle, target)):
+        run = parse_wheel_parameters(kedro_cli, task["python_wheel_task"]["parameters"])
+        for pipeline_name, overrides in run["params"].items():
+            for key in overrides:
+                assert key in parameters.get(pipeline_name, {}), (
+                    f"{job_name} passes {pipeline_name}.{key}, unknown in conf/{target} parameters"
+                )
+
+
+def test_retraining_runs_tournament_then_deployment_then_validation(bundle):
+    job = bundle["resources"]["jobs"]["financial_retraining_workflow"]
+    order = [(task["task_key"], task.get("depends_on", [])) for task in job["tasks"]]
+    assert order == [
+        ("train_tournament", []),
+        ("deploy_anomaly_model", [{"task_key": "train_tournament"}]),
+        ("validate_champion", [{"task_key": "deploy_anomaly_model"}]),
+    ]
+    assert job["schedule"] == {
+        "quartz_cron_expression": "0 0 2 ? * MON *",
+        "timezone_id": "UTC",
+        "pause_status": "${var.schedule_pause_status}",
+    }
+
+
+def test_rollback_is_a_job_of_its_own(bundle):
+    rollback = bundle["resources"]["jobs"]["financial_model_rollback"]
+    assert "schedule" not in rollback
+    assert "--pipelines=rollback" in rollback["tasks"][0]["python_wheel_task"]["parameters"]
+
+
+def test_drift_monitor_runs_every_30_minutes_and_knows_the_retraining_job(bundle):
+    job = bundle["resources"]["jobs"]["drift_monitoring_job"]
+    assert job["schedule"]["quartz_cron_expression"] == "0 0/30 * * * ?"
+    assert job["schedule"]["timezone_id"] == "UTC"
+    assert "resources.jobs.financial_retraining_workflow.id" in references(job)
+
+
+def test_every_job_but_rollback_runs_by_itself_under_the_pause_variable(bundle):
+    jobs = bundle["resources"]["jobs"]
+    triggers = {name: job.get("schedule") or job.get("continuous") for name, job in jobs.items()}
+    on_demand = {name for name, trigger in triggers.items() if trigger is None}
+    assert on_demand == {"financial_model_rollback"}
+    pause_statuses = {trigger["pause_status"] for trigger in triggers.values() if trigger}
+    assert pause_statuses == {"${var.schedule_pause_status}"}
+
+
+def test_schedules_run_in_prd_only(bundle):
+    paused = {t: target_view(bundle, t)["variables"]["schedule_pause_status"]["default"] for t in TARGETS}
+    assert paused == {"dev": "PAUSED", "acc": "PAUSED", "prd": "UNPAUSED"}
+
+
+def test_every_cron_is_a_valid_quartz_expression(bundle):
+    crons = [
+        job["schedule"]["quartz_cron_expression"]
+        for job in bundle["resources"]["jobs"].values()
+        if "schedule" in job
+    ]
+    assert len(crons) >= 3
+    for cron in crons:
+        assert validate_cron_string(cron)
+
+
+@pytest.mark.parametrize(
+    "cron",
+    [
+        "0 0 2 * * MON *",  # day-of-month and day-of-week both set
+        "0 0 2 ? * ? *",  # both left open
+        "0 */30 * * *",  # a 5-field Unix cron
+        "0 60 * * * ?",  # minute out of range
+        "0 0 2 ? * MONDAY *",  # not a day name
+    ],
+)
+def test_the_quartz_validator_rejects_what_databricks_rejects(cron):
+    with pytest.raises(ValueError):
+        validate_cron_string(cron)
+
+
+def test_targets_follow_the_promotion_path(bundle):
+    targets = bundle["targets"]
+    assert targets["dev"]["mode"] == "development" and targets["dev"]["default"] is True
+    for name in ("acc", "prd"):
+        assert targets[name]["mode"] == "production"
+        assert targets[name]["workspace"]["root_path"].endswith("${bundle.name}/${bundle.target}")
+        assert targets[name]["run_as"] == {"service_principal_name": "${var.service_principal}"}
+        assert "service_principal" not in targets[name].get("variables", {})
+    assert "default" not in bundle["variables"]["service_principal"], "acc/prd must fail fast"
+    assert set(DEPLOY_VARIABLES) == {"service_principal"}
+
+
+def test_each_target_uses_the_catalog_and_schema_of_its_kedro_env(bundle, target):
+    variables = target_view(bundle, target)["variables"]
+    globals_ = load_yaml(REPO / "conf" / target / "globals.yml")
+    assert variables["catalog"]["default"] == globals_["catalog"] == f"mlops_{target}"
+    assert variables["schema"]["default"] == globals_["schema"]
+
+
+def test_streaming_pipeline_runs_the_declarative_wrapper_on_the_target_catalog(
+    bundle, origins, target
+):
+    pipeline = target_view(bundle, target)["resources"]["pipelines"]["financial_streaming_pipeline"]
+    resources_dir = origins[("pipelines", "financial_streaming_pipeline")].parent
+    (library,) = pipeline["libraries"]
+    assert (resources_dir / library["file"]["path"]).resolve() == (
+        REPO / "src/financial_mlops/declarative/pipeline.py"
+    )
+    assert (resources_dir / library["file"]["path"]).is_file()
+    assert (resources_dir / pipeline["root_path"] / "financial_mlops/__init__.py").is_file()
+    assert (pipeline["catalog"], pipeline["schema"]) == (f"mlops_{target}", "financial_transactions")
+    assert pipeline["configuration"] == {
+        "financial_mlops.landing_path": (
+            f"/Volumes/mlops_{target}/financial_transactions/streaming_landing/trades"
+        ),
+        "financial_mlops.bronze_source": "cloudFiles",
+    }
+
+
+def test_streaming_scoring_runs_inference_continuously(bundle):
+    job = bundle["resources"]["jobs"]["financial_streaming_inference"]
+    parameters = job["tasks"][0]["python_wheel_task"]["parameters"]
+    assert {"--pipelines=inference", "--params=inference.mode=continuous"} <= set(parameters)
+    assert "continuous" in job
+
+
+def test_every_reference_points_to_something_declared(bundle):
+    declared = {f"var.{name}" for name in bundle["variables"]}
+    declared |= {
+        f"resources.{kind}.{name}"
+        for kind, items in bundle["resources"].items()
+        for name in items
+    }
+    for reference in references(bundle):
+        scope = reference.split(".")[0]
+        if scope == "var":
+            assert reference in declared, reference
+        elif scope == "resources":
+            assert ".".join(reference.split(".")[:3]) in declared, reference
+        else:
+            assert scope in {"bundle", "workspace"}, reference
