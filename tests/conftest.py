@@ -36,11 +36,14 @@ def spark(tmp_path_factory):
 
 
 class ProjectRun:
-    """A private copy of the project's configuration in which pipelines run for real."""
+    """A private copy of the project (its pyproject.toml and conf/, the installed package) in
+    which pipelines run for real: Kedro makes catalog paths absolute under the project path."""
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.conf = workdir / "conf"
+        shutil.copy(REPO / "pyproject.toml", workdir)
+        (workdir / "src").mkdir()  # Kedro wants a source dir; the package itself is installed
         shutil.copytree(REPO / "conf", self.conf, ignore=shutil.ignore_patterns("local"))
         (self.conf / "local").mkdir()
         (workdir / "data").mkdir()
@@ -48,7 +51,7 @@ class ProjectRun:
     def run(self, pipelines: str | list[str] = "__default__", *, env: str = "local",
             params: dict[str, Any] | None = None, **run_kwargs: Any) -> dict[str, Any]:
         names = [pipelines] if isinstance(pipelines, str) else pipelines
-        with KedroSession.create(project_path=REPO, env=env, conf_source=str(self.conf),
+        with KedroSession.create(project_path=self.workdir, env=env,
                                  runtime_params=params or {}) as session:
             return session.run(pipeline_names=names, **run_kwargs)
 
@@ -58,9 +61,10 @@ class ProjectRun:
 
 @pytest.fixture
 def project(tmp_path, monkeypatch, spark) -> ProjectRun:
-    bootstrap_project(REPO)
     monkeypatch.chdir(tmp_path)
-    return ProjectRun(tmp_path)
+    run = ProjectRun(tmp_path)
+    bootstrap_project(tmp_path)
+    return run
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import mlflow
 from kedro.framework.hooks import hook_impl
 from kedro_mlflow.framework.hooks import MlflowHook
 
@@ -58,3 +59,21 @@ class MlflowHooks(MlflowHook):
             super().after_catalog_created(
                 catalog, conf_catalog, conf_creds, parameters, save_version, load_versions
             )
+
+    @hook_impl
+    def after_pipeline_run(self, run_params, pipeline, catalog) -> None:
+        super().after_pipeline_run(run_params, pipeline, catalog)
+        _close_leftover_runs()
+
+    @hook_impl
+    def on_pipeline_error(self, error, run_params, pipeline, catalog) -> None:
+        super().on_pipeline_error(error, run_params, pipeline, catalog)
+        _close_leftover_runs()
+
+
+def _close_leftover_runs() -> None:
+    """kedro-mlflow marks its run finished but can leave it on MLflow's active-run stack; a
+    second pipeline run in the same process (tests, the live demo, drift-triggered retraining)
+    would then log into the finished run."""
+    while mlflow.active_run() is not None:
+        mlflow.end_run()

@@ -9,6 +9,7 @@ on a Unity Catalog table alike, so this one class does both.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pandas as pd
@@ -136,6 +137,9 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
         checkpoint = self._save_args.get("checkpoint")
         if not checkpoint:
             raise DatasetError(f"Streaming into {self.location} needs save_args.checkpoint.")
+        if "://" not in checkpoint and not checkpoint.startswith("/"):
+            # The JVM resolves relative paths against its own start folder, not Python's cwd.
+            checkpoint = os.path.abspath(checkpoint)
         writer: DataStreamWriter = data.writeStream.option("checkpointLocation", checkpoint)
         writer = _with_trigger(writer, self._save_args.get("trigger", "availableNow"))
         if self._save_args["mode"] == "merge":

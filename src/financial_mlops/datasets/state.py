@@ -10,7 +10,7 @@ from kedro_datasets.json import JSONDataset
 class JSONStateDataset(JSONDataset):
     """kedro-datasets' JSONDataset that loads ``{}`` when the file does not exist yet."""
 
-    def _load(self) -> Any:
+    def load(self) -> Any:
         if not self._exists():
             return {}
-        return super()._load()
+        return super().load()
