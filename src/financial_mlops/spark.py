@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,6 +46,8 @@ def get_spark(conf: Mapping[str, Any] | None = None) -> SparkSession:
     from delta import configure_spark_with_delta_pip
 
     _ensure_java()
+    # Python workers (pandas UDFs, foreachBatch) must use this environment's interpreter.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder
     for key, value in (conf or {}).items():
         builder = builder.config(key, _conf_value(value))
