@@ -2,6 +2,8 @@
 conf envs, library paths, catalogs and schedules. A rename on either side fails here, not on
 Databricks."""
 
+import json
+import re
 import tomllib
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from kedro.pipeline import Pipeline
 from quartz_cron_checker import validate_cron_string
 
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
+JOB_PARAMETER = re.compile(r"\{\{job\.parameters\.(\w+)\}\}")
 SEED_RESOURCES = {
     ("jobs", "financial_api_ingestion_workflow"): "ingestion_workflow.yml",
     ("pipelines", "financial_streaming_pipeline"): "streaming_pipeline.yml",
@@ -45,12 +48,19 @@ def kedro_cli():
 
 
 def deployed(bundle, target: str) -> dict:
-    """The target view with deploy-time references filled: files synced from this repo, job ids."""
+    """The target view as a run sees it: files synced from this repo, job ids assigned, and
+    `{{job.parameters.*}}` replaced by each job parameter's default."""
     view = target_view(bundle, target)
     deploy_time = {"workspace.file_path": str(REPO)} | {
         f"resources.jobs.{name}.id": "1001" for name in view["resources"]["jobs"]
     }
-    return resolve(view, deploy_time)
+    view = resolve(view, deploy_time)
+    for job in view["resources"]["jobs"].values():
+        defaults = {p["name"]: p["default"] for p in job.get("parameters", [])}
+        job["tasks"] = json.loads(
+            JOB_PARAMETER.sub(lambda ref: defaults[ref.group(1)], json.dumps(job["tasks"]))
+        )
+    return view
 
 
 def parse_wheel_parameters(kedro_cli, parameters: list[str]) -> dict:
@@ -125,19 +135,29 @@ def test_no_task_writes_a_table_the_declarative_pipeline_owns(bundle, kedro_cli)
         assert not pipeline.all_outputs() & DECLARATIVE_TABLES, f"{job_name}/{task['task_key']}"
 
 
-def test_runtime_params_exist_in_the_target_parameters(bundle, kedro_cli, target):
+def test_runtime_params_are_read_by_the_target_conf(bundle, kedro_cli, target):
+    """A `--params` key is a parameter of the env, or a `${runtime_params:...}` of its catalog."""
     settings = kedro_cli["settings"]
     loader = settings.CONFIG_LOADER_CLASS(
         conf_source=str(REPO / "conf"), env=target, **settings.CONFIG_LOADER_ARGS
     )
     parameters = loader["parameters"]
+    conf_text = "".join(
+        path.read_text() for env in ("base", target) for path in (REPO / "conf" / env).glob("*.yml")
+    )
     for job_name, task in wheel_tasks(deployed(bundle, target)):
         run = parse_wheel_parameters(kedro_cli, task["python_wheel_task"]["parameters"])
         for pipeline_name, overrides in run["params"].items():
             for key in overrides:
-                assert key in parameters.get(pipeline_name, {}), (
-                    f"{job_name} passes {pipeline_name}.{key}, unknown in conf/{target} parameters"
-                )
+                assert key in parameters.get(pipeline_name, {}) or (
+                    f"runtime_params:{pipeline_name}.{key}" in conf_text
+                ), f"{job_name} passes {pipeline_name}.{key}, which conf/{target} never reads"
+
+
+def test_job_parameter_references_are_declared(bundle):
+    for job_name, job in bundle["resources"]["jobs"].items():
+        declared = {parameter["name"] for parameter in job.get("parameters", [])}
+        assert set(JOB_PARAMETER.findall(json.dumps(job["tasks"]))) <= declared, job_name
 
 
 def test_retraining_runs_tournament_then_deployment_then_validation(bundle):
@@ -155,10 +175,15 @@ def test_retraining_runs_tournament_then_deployment_then_validation(bundle):
     }
 
 
-def test_rollback_is_a_job_of_its_own(bundle):
-    rollback = bundle["resources"]["jobs"]["financial_model_rollback"]
+def test_rollback_is_a_job_of_its_own_that_defaults_to_the_previous_champion(bundle, kedro_cli):
+    rollback = deployed(bundle, "prd")["resources"]["jobs"]["financial_model_rollback"]
     assert "schedule" not in rollback
-    assert "--pipelines=rollback" in rollback["tasks"][0]["python_wheel_task"]["parameters"]
+    first, then = rollback["tasks"]
+    run = parse_wheel_parameters(kedro_cli, first["python_wheel_task"]["parameters"])
+    assert run["pipelines"] == ["rollback"]
+    assert run["params"] == {"rollback": {"to_version": None}}
+    assert then["depends_on"] == [{"task_key": first["task_key"]}]
+    assert "--pipelines=validation" in then["python_wheel_task"]["parameters"]
 
 
 def test_drift_monitor_runs_every_30_minutes_and_knows_the_retraining_job(bundle):

@@ -1,0 +1,86 @@
+"""The wheel and conf archive built by `scripts/build_package.sh` run the project on their own:
+installed into a clean virtual environment, started from a folder outside the repository, the
+way a Databricks wheel task starts them."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PACKAGED = ["pyproject.toml", "README.md", ".telemetry", "src", "conf", "scripts"]
+TRADES = 2000
+
+pytestmark = pytest.mark.slow
+
+
+def run(command: list, **kwargs) -> subprocess.CompletedProcess:
+    done = subprocess.run(
+        [str(part) for part in command], capture_output=True, text=True, check=False, **kwargs
+    )
+    assert done.returncode == 0, f"{command[0]} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+    return done
+
+
+def copy_of_the_project(destination: Path) -> Path:
+    """The files git would publish (tracked or new, never ignored), so that the build sees
+    neither conf/local secrets nor a developer's dist/ and data/."""
+    listed = run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "--", *PACKAGED],
+        cwd=REPO,
+    ).stdout.splitlines()
+    for relative in listed:
+        source = REPO / relative
+        if source.is_file():
+            (destination / relative).parent.mkdir(parents=True, exist_ok=True)
+            (destination / relative).write_bytes(source.read_bytes())
+    return destination
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory) -> dict[str, Path]:
+    tree = copy_of_the_project(tmp_path_factory.mktemp("project"))
+    run(["bash", "scripts/build_package.sh"], cwd=tree, env=os.environ | {"PYTHON": sys.executable})
+    (wheel,) = (tree / "dist").glob("financial_mlops-*-py3-none-any.whl")
+    return {"wheel": wheel, "conf": tree / "dist" / "conf-financial_mlops.tar.gz"}
+
+
+@pytest.fixture(scope="module")
+def installed(package, tmp_path_factory) -> Path:
+    """A virtual environment that holds the wheel and its dependencies, nothing else."""
+    venv = tmp_path_factory.mktemp("venv") / "clean"
+    run([sys.executable, "-m", "uv", "venv", "--quiet", "--python", sys.executable, venv])
+    run([sys.executable, "-m", "uv", "pip", "install", "--quiet", "--python", venv / "bin/python",
+         package["wheel"]])
+    return venv
+
+
+def test_the_packaging_command_builds_the_wheel_and_the_conf_archive(package):
+    listing = run(["tar", "-tzf", package["conf"]]).stdout.split()
+    assert {"conf/base/parameters_ingestion.yml", "conf/prd/globals.yml"} <= set(listing)
+    assert not [name for name in listing if name.startswith("conf/local/") and name.endswith(".yml")]
+
+
+def test_the_installed_wheel_runs_ingestion_outside_the_repository(
+    package, installed, tmp_path, read_delta
+):
+    clean_path = os.pathsep.join(
+        entry for entry in os.environ["PATH"].split(os.pathsep) if not entry.startswith(str(REPO))
+    )
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"VIRTUAL_ENV", "PYTHONPATH", "SPARK_HOME", "PYSPARK_PYTHON"}
+    } | {"PATH": f"{installed / 'bin'}{os.pathsep}{clean_path}"}
+
+    run(
+        [installed / "bin/financial-mlops", "--env", "local", "--pipelines", "ingestion",
+         "--conf-source", package["conf"],
+         "--params", f"ingestion.simulator.trades_per_batch={TRADES}"],
+        cwd=tmp_path, env=environment, timeout=600,
+    )
+
+    bronze = read_delta(tmp_path / "data/02_intermediate/bronze_trades")
+    assert bronze.count() == TRADES
