@@ -11,8 +11,9 @@ warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark")
 from kedro.config import OmegaConfigLoader  # noqa: E402
 
 from financial_mlops.hooks import MlflowHooks, SparkHooks  # noqa: E402
+from financial_mlops.lineage import DeltaLineageHooks  # noqa: E402
 
-HOOKS = (SparkHooks(), MlflowHooks())
+HOOKS = (SparkHooks(), MlflowHooks(), DeltaLineageHooks())
 # kedro-mlflow runs through MlflowHooks above, which wraps its hook.
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow",)
 

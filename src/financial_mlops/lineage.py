@@ -1,0 +1,52 @@
+"""Lineage of a run: the git commit of the code and the Delta versions of the tables it read.
+
+``DeltaLineageHooks`` tags the run's MLflow run (opened by kedro-mlflow) with
+``delta_version.<dataset>`` each time a node loads a Delta dataset. A hook sees the dataset object
+and the moment of the load, which a node never does, so nodes stay free of catalog objects and the
+version recorded is the one current when the data was read; nodes that need the versions (the
+tournament copies them to every candidate run) read them back with ``delta_version_tags``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from kedro.framework.hooks import hook_impl
+
+DELTA_VERSION_TAG = "delta_version."
+
+
+def git_sha() -> str:
+    """The commit of the code that runs (its source checkout), or "unknown" (e.g. in a wheel)."""
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
+                                capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return result.stdout.strip()
+
+
+class DeltaLineageHooks:
+    """Tags the active MLflow run with the Delta version of every Delta dataset loaded."""
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
+        self._catalog = catalog
+
+    @hook_impl
+    def after_dataset_loaded(self, dataset_name: str, data: Any, node) -> None:
+        dataset = self._catalog.get(dataset_name)
+        if not hasattr(dataset, "delta_version") or mlflow.active_run() is None:
+            return
+        version = dataset.delta_version()
+        if version is not None:
+            mlflow.set_tag(f"{DELTA_VERSION_TAG}{dataset_name}", version)
+
+
+def delta_version_tags() -> dict[str, str]:
+    """The ``delta_version.*`` tags the hook put on the active run."""
+    run = mlflow.get_run(mlflow.active_run().info.run_id)
+    return {k: v for k, v in run.data.tags.items() if k.startswith(DELTA_VERSION_TAG)}

@@ -1,0 +1,41 @@
+from kedro.pipeline import Pipeline, node
+
+from financial_mlops.pipelines.tournament.nodes import (
+    build_leaderboard,
+    plot_leaderboard,
+    plot_pr_curves,
+    prepare_tournament_data,
+    register_winner,
+    run_tournament,
+)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            node(
+                prepare_tournament_data,
+                inputs=["gold_trade_features", "anomaly_labels", "params:tournament"],
+                outputs=["tournament_data", "tournament_features"],
+                name="prepare_tournament_data",
+            ),
+            node(
+                run_tournament,
+                inputs=["tournament_data", "tournament_features", "params:tournament"],
+                outputs="tournament_candidates",
+                name="run_tournament",
+            ),
+            node(build_leaderboard, "tournament_candidates", "tournament_leaderboard",
+                 name="build_leaderboard"),
+            node(plot_pr_curves, ["tournament_candidates", "tournament_data"],
+                 "tournament_pr_curves", name="plot_pr_curves"),
+            node(plot_leaderboard, "tournament_leaderboard", "tournament_leaderboard_chart",
+                 name="plot_leaderboard"),
+            node(
+                register_winner,
+                inputs=["tournament_candidates", "tournament_data", "params:tournament"],
+                outputs="tournament_winner",
+                name="register_winner",
+            ),
+        ]
+    )

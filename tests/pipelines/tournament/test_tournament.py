@@ -1,0 +1,125 @@
+"""Tuning, evaluation, nested MLflow runs and the servable pyfunc, on small synthetic gold."""
+
+from __future__ import annotations
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from tests.pipelines.tournament.conftest import tiny_budget
+from threadpoolctl import threadpool_limits
+
+from financial_mlops.modeling.candidates import fit_candidate
+from financial_mlops.modeling.metrics import batch_pr_auc_spread, best_f1_threshold
+from financial_mlops.modeling.pyfunc import AnomalyDetector, log_detector
+from financial_mlops.modeling.tuning import tune
+from financial_mlops.pipelines.tournament.nodes import (
+    _splits,
+    build_leaderboard,
+    prepare_tournament_data,
+    run_tournament,
+)
+
+TIMINGS = ["fit_seconds", "scoring_rows_per_second", "run_id"]
+
+
+@pytest.fixture(scope="module")
+def tournament_data(spark, gold_and_labels):
+    gold, labels = gold_and_labels
+    return prepare_tournament_data(spark.createDataFrame(gold), spark.createDataFrame(labels),
+                                   tiny_budget())
+
+
+def _tournament(frame, features, params):
+    with mlflow.start_run() as parent:
+        results = run_tournament(frame, features, params)
+    return parent.info.run_id, results
+
+
+@pytest.fixture(scope="module")
+def two_tournaments(mlflow_sqlite, tournament_data):
+    """Two runs of the same tournament on the same data and seed."""
+    return [_tournament(*tournament_data, tiny_budget()) for _ in range(2)]
+
+
+def test_same_data_and_seed_give_the_same_winner_and_metrics(two_tournaments):
+    first, second = (build_leaderboard(results).drop(columns=TIMINGS)
+                     for _, results in two_tournaments)
+    pd.testing.assert_frame_equal(first, second)
+
+
+def test_a_learnt_model_beats_the_rule_on_planted_signal(two_tournaments):
+    board = build_leaderboard(two_tournaments[0][1])
+    assert board["kind"].iloc[0] != "rule_baseline"
+    by_kind = board.set_index("kind")
+    assert by_kind.loc["xgboost", "test_pr_auc"] >= 0.9
+    assert by_kind.loc["xgboost", "test_pr_auc_lift_over_baseline"] >= 0.2
+    assert by_kind.loc["rule_baseline", "test_pr_auc"] < 0.7  # it misses the quiet half
+
+
+def test_every_candidate_has_a_nested_run_with_its_tuned_params(two_tournaments):
+    parent, results = two_tournaments[0]
+    assert [r.name for r in results] == list(tiny_budget()["candidates"])
+    for result in results:
+        run = mlflow.get_run(result.run_id)
+        assert run.data.tags["mlflow.parentRunId"] == parent
+        assert run.data.params["candidate"] == result.name
+        assert float(run.data.tags["threshold"]) == result.detector.threshold
+        assert run.data.metrics["val_pr_auc"] == result.metrics["val_pr_auc"]
+    xgboost_run = mlflow.get_run(results[0].run_id)
+    assert {"max_depth", "learning_rate", "device"} <= set(xgboost_run.data.params)
+    assert xgboost_run.data.metrics["study_trials"] == 3
+
+
+def test_disabled_candidates_do_not_run(mlflow_sqlite, tournament_data):
+    params = tiny_budget()
+    for name in ("xgboost", "hist_gradient_boosting", "isolation_forest"):
+        params["candidates"][name]["enabled"] = False
+    _, results = _tournament(*tournament_data, params)
+    assert [r.name for r in results] == ["logistic_regression", "rule_baseline"]
+
+
+def test_boosting_trials_below_the_median_are_pruned(tournament_data):
+    frame, features = tournament_data
+    settings = {**tiny_budget(8)["candidates"]["hist_gradient_boosting"]}
+    with threadpool_limits(1):
+        tuned = tune("hist_gradient_boosting", settings, _splits(frame, features), seed=1,
+                     pruner={"n_startup_trials": 1, "n_warmup_steps": 0})
+    states = [t.state.name for t in tuned.study.trials]
+    assert states.count("PRUNED") >= 1 and "COMPLETE" in states
+    assert tuned.params["max_iter"] == tuned.study.best_params["max_iter"]
+
+
+@pytest.mark.parametrize("kind", ["isolation_forest", "rule_baseline"])
+def test_registered_pyfunc_returns_a_continuous_score_and_the_flag(
+        mlflow_sqlite, tournament_data, kind):
+    frame, features = tournament_data
+    settings = tiny_budget()["candidates"][kind]
+    model = fit_candidate(kind, settings["fixed"], _splits(frame, features), seed=0)
+    detector = AnomalyDetector(model, features, threshold=0.0)
+    detector.threshold = float(np.quantile(detector.predict(None, frame)["score"], 0.95))
+    with mlflow.start_run():
+        info = log_detector(detector, frame)
+    # Extra columns (keys, label) are allowed: the model takes the features it was trained on.
+    scored = mlflow.pyfunc.load_model(info.model_uri).predict(frame)
+    assert list(scored.columns) == ["score", "is_anomaly"]
+    assert scored["score"].dtype == float and scored["score"].nunique() > len(frame) // 2
+    assert scored["is_anomaly"].dtype == "int32"
+    assert (scored["is_anomaly"] == (scored["score"] >= detector.threshold)).all()
+    assert 0.03 < scored["is_anomaly"].mean() < 0.07
+    assert info.signature.inputs.input_names() == features
+    assert info.signature.outputs.input_names() == ["score", "is_anomaly"]
+
+
+def test_threshold_maximises_f1_on_the_given_scores():
+    y = np.array([0, 0, 1, 1])
+    # F1 at 0.35 (flags 0,1,1,1) is 0.8, above 0.8 (0.67), 0.4 (0.5) and 0.1 (0.67).
+    assert best_f1_threshold(y, np.array([0.1, 0.4, 0.35, 0.8])) == 0.35
+
+
+def test_batch_spread_is_the_std_of_pr_auc_over_time_chunks():
+    y = np.array([0, 1, 0, 1, 0, 1])
+    perfect, inverted = [0, 1], [1, 0]
+    scores = np.array(perfect + perfect + inverted, dtype=float)
+    assert batch_pr_auc_spread(y, scores, 3) == pytest.approx(np.std([1.0, 1.0, 0.5]))
+    assert np.isnan(batch_pr_auc_spread(np.array([0, 0, 0, 1]), np.arange(4.0), 2))
