@@ -15,11 +15,23 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 TARGETS = ("dev", "acc", "prd")
 # The tables financial_streaming_pipeline defines: nothing else may create or write them.
-DECLARATIVE_TABLES = {"bronze_trades", "silver_trades", "silver_trades_quarantine", "gold_trade_features"}
+DECLARATIVE_TABLES = {
+    "bronze_trades",
+    "silver_trades",
+    "silver_trades_quarantine",
+    "gold_trade_features",
+}
 SCHEMA_PATH = REPO.parent / "shared" / "reference" / "databricks_bundle_schema.json"
-# Target keys that exist at the root of a bundle too (the others, mode and default, are target-only).
+# Target keys that exist at the root of a bundle too (mode and default are target-only).
 ROOT_KEYS_A_TARGET_OVERRIDES = (
-    "artifacts", "bundle", "permissions", "presets", "resources", "run_as", "sync", "workspace",
+    "artifacts",
+    "bundle",
+    "permissions",
+    "presets",
+    "resources",
+    "run_as",
+    "sync",
+    "workspace",
 )
 # What CI passes as BUNDLE_VAR_<name> (the bundle leaves the service principal without a default).
 DEPLOY_VARIABLES = {"service_principal": "6a1f4b2c-0000-4000-8000-00000000c1c1"}
@@ -80,8 +92,11 @@ def resolve(node, values: dict):
     whole = REFERENCE.fullmatch(node)
     if whole and whole.group(1) in values:
         return resolve(values[whole.group(1)], values)
+
     def substitute(ref):
-        return str(resolve(values[ref.group(1)], values)) if ref.group(1) in values else ref.group(0)
+        return (
+            str(resolve(values[ref.group(1)], values)) if ref.group(1) in values else ref.group(0)
+        )
 
     return REFERENCE.sub(substitute, node)
 

@@ -57,9 +57,10 @@ def deployed(bundle, target: str) -> dict:
     view = resolve(view, deploy_time)
     for job in view["resources"]["jobs"].values():
         defaults = {p["name"]: p["default"] for p in job.get("parameters", [])}
-        job["tasks"] = json.loads(
-            JOB_PARAMETER.sub(lambda ref: defaults[ref.group(1)], json.dumps(job["tasks"]))
-        )
+        tasks = json.dumps(job["tasks"])
+        for name, default in defaults.items():
+            tasks = tasks.replace(f"{{{{job.parameters.{name}}}}}", default)
+        job["tasks"] = json.loads(tasks)
     return view
 
 
@@ -128,20 +129,26 @@ def test_no_task_writes_a_table_the_declarative_pipeline_owns(bundle, kedro_cli)
     financial_streaming_pipeline owns bronze, and the pipeline owns silver and gold."""
     for job_name, task in wheel_tasks(deployed(bundle, "prd")):
         run = parse_wheel_parameters(kedro_cli, task["python_wheel_task"]["parameters"])
-        pipeline = sum((kedro_cli["pipelines"][name] for name in run["pipelines"]), start=Pipeline([]))
+        pipeline = sum(
+            (kedro_cli["pipelines"][name] for name in run["pipelines"]), start=Pipeline([])
+        )
         if run["to_outputs"]:
             pipeline = pipeline.filter(to_outputs=run["to_outputs"])
         assert pipeline.nodes, f"{job_name}/{task['task_key']} runs no node"
         assert not pipeline.all_outputs() & DECLARATIVE_TABLES, f"{job_name}/{task['task_key']}"
 
 
+def env_config(kedro_cli, env: str):
+    """The project's config loader on conf/ for `env`, as a run in that env builds it."""
+    settings = kedro_cli["settings"]
+    return settings.CONFIG_LOADER_CLASS(
+        conf_source=str(REPO / "conf"), env=env, **settings.CONFIG_LOADER_ARGS
+    )
+
+
 def test_runtime_params_are_read_by_the_target_conf(bundle, kedro_cli, target):
     """A `--params` key is a parameter of the env, or a `${runtime_params:...}` of its catalog."""
-    settings = kedro_cli["settings"]
-    loader = settings.CONFIG_LOADER_CLASS(
-        conf_source=str(REPO / "conf"), env=target, **settings.CONFIG_LOADER_ARGS
-    )
-    parameters = loader["parameters"]
+    parameters = env_config(kedro_cli, target)["parameters"]
     conf_text = "".join(
         path.read_text() for env in ("base", target) for path in (REPO / "conf" / env).glob("*.yml")
     )
@@ -203,7 +210,10 @@ def test_every_job_but_rollback_runs_by_itself_under_the_pause_variable(bundle):
 
 
 def test_schedules_run_in_prd_only(bundle):
-    paused = {t: target_view(bundle, t)["variables"]["schedule_pause_status"]["default"] for t in TARGETS}
+    paused = {
+        target: target_view(bundle, target)["variables"]["schedule_pause_status"]["default"]
+        for target in TARGETS
+    }
     assert paused == {"dev": "PAUSED", "acc": "PAUSED", "prd": "UNPAUSED"}
 
 
@@ -263,13 +273,22 @@ def test_streaming_pipeline_runs_the_declarative_wrapper_on_the_target_catalog(
     )
     assert (resources_dir / library["file"]["path"]).is_file()
     assert (resources_dir / pipeline["root_path"] / "financial_mlops/__init__.py").is_file()
-    assert (pipeline["catalog"], pipeline["schema"]) == (f"mlops_{target}", "financial_transactions")
+    assert (pipeline["catalog"], pipeline["schema"]) == (
+        f"mlops_{target}",
+        "financial_transactions",
+    )
     assert pipeline["configuration"] == {
         "financial_mlops.landing_path": (
             f"/Volumes/mlops_{target}/financial_transactions/streaming_landing/trades"
         ),
         "financial_mlops.bronze_source": "cloudFiles",
     }
+
+
+def test_ingestion_lands_files_where_the_pipeline_reads_them(bundle, kedro_cli, target):
+    landing = env_config(kedro_cli, target)["catalog"]["landing_trades"]["path"]
+    pipeline = target_view(bundle, target)["resources"]["pipelines"]["financial_streaming_pipeline"]
+    assert landing == pipeline["configuration"]["financial_mlops.landing_path"]
 
 
 def test_streaming_scoring_runs_inference_continuously(bundle):
@@ -282,9 +301,7 @@ def test_streaming_scoring_runs_inference_continuously(bundle):
 def test_every_reference_points_to_something_declared(bundle):
     declared = {f"var.{name}" for name in bundle["variables"]}
     declared |= {
-        f"resources.{kind}.{name}"
-        for kind, items in bundle["resources"].items()
-        for name in items
+        f"resources.{kind}.{name}" for kind, items in bundle["resources"].items() for name in items
     }
     for reference in references(bundle):
         scope = reference.split(".")[0]

@@ -56,7 +56,12 @@ def run_branch_check(head_ref: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize(
     "branch",
-    ["feature/drift-monitor", "fix/ISSUE-12_null_prices", "chore/bump.deps", "hotfix/v1.2/rollback"],
+    [
+        "feature/drift-monitor",
+        "fix/ISSUE-12_null_prices",
+        "chore/bump.deps",
+        "hotfix/v1.2/rollback",
+    ],
 )
 def test_main_accepts_pull_requests_from_the_allowed_branch_families(branch):
     assert run_branch_check(branch).returncode == 0
@@ -86,7 +91,9 @@ def test_promotion_path_dev_on_merge_acc_on_tag_prd_after_acc_or_by_hand(bundle)
 
     jobs = deploy["jobs"]
     assert {name: job["with"]["target"] for name, job in jobs.items()} == {
-        "dev": "dev", "acc": "acc", "prd": "prd",
+        "dev": "dev",
+        "acc": "acc",
+        "prd": "prd",
     }
     assert set(jobs) == set(bundle["targets"])
     assert "refs/heads/main" in jobs["dev"]["if"]

@@ -38,8 +38,10 @@ def generated_grants(spark):
             spark.sql(declaration)
         for name, principal in overrides.items():
             spark.sql(f"SET VAR {name} = '{principal}'")
-        expressions = [statement.removeprefix("EXECUTE IMMEDIATE ") for statement in of_kind("EXECUTE")]
-        return [spark.sql(f"SELECT {expression}").first()[0] for expression in expressions]
+        executed = [
+            statement.removeprefix("EXECUTE IMMEDIATE ") for statement in of_kind("EXECUTE")
+        ]
+        return [spark.sql(f"SELECT {expression}").first()[0] for expression in executed]
 
     return build
 
@@ -81,8 +83,8 @@ def test_grants_the_guide_privileges_to_the_principals_of_each_env(generated_gra
     landing = f"VOLUME {catalog}.financial_transactions.streaming_landing"
 
     runner_grants = grants_to(grants, runner)
-    assert SEED_CATALOG_PRIVILEGES <= runner_grants[f"CATALOG {catalog}"]
-    assert {"READ VOLUME", "WRITE VOLUME"} <= runner_grants[landing]
+    assert runner_grants[f"CATALOG {catalog}"] >= SEED_CATALOG_PRIVILEGES
+    assert runner_grants[landing] >= {"READ VOLUME", "WRITE VOLUME"}
     assert grants_to(grants, writer) == {
         f"CATALOG {catalog}": {"USE CATALOG"},
         f"SCHEMA {catalog}.financial_transactions": {"USE SCHEMA"},

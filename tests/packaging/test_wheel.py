@@ -20,7 +20,8 @@ def run(command: list, **kwargs) -> subprocess.CompletedProcess:
     done = subprocess.run(
         [str(part) for part in command], capture_output=True, text=True, check=False, **kwargs
     )
-    assert done.returncode == 0, f"{command[0]} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+    output = f"{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+    assert done.returncode == 0, f"{command[0]} failed:\n{output}"
     return done
 
 
@@ -52,15 +53,29 @@ def installed(package, tmp_path_factory) -> Path:
     """A virtual environment that holds the wheel and its dependencies, nothing else."""
     venv = tmp_path_factory.mktemp("venv") / "clean"
     run([sys.executable, "-m", "uv", "venv", "--quiet", "--python", sys.executable, venv])
-    run([sys.executable, "-m", "uv", "pip", "install", "--quiet", "--python", venv / "bin/python",
-         package["wheel"]])
+    run(
+        [
+            sys.executable,
+            "-m",
+            "uv",
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            venv / "bin/python",
+            package["wheel"],
+        ]
+    )
     return venv
 
 
 def test_the_packaging_command_builds_the_wheel_and_the_conf_archive(package):
     listing = run(["tar", "-tzf", package["conf"]]).stdout.split()
     assert {"conf/base/parameters_ingestion.yml", "conf/prd/globals.yml"} <= set(listing)
-    assert not [name for name in listing if name.startswith("conf/local/") and name.endswith(".yml")]
+    local_yml = [
+        name for name in listing if name.startswith("conf/local/") and name.endswith(".yml")
+    ]
+    assert not local_yml, "conf/local (credentials) must stay out of the archive"
 
 
 def test_the_installed_wheel_runs_ingestion_outside_the_repository(
@@ -76,10 +91,20 @@ def test_the_installed_wheel_runs_ingestion_outside_the_repository(
     } | {"PATH": f"{installed / 'bin'}{os.pathsep}{clean_path}"}
 
     run(
-        [installed / "bin/financial-mlops", "--env", "local", "--pipelines", "ingestion",
-         "--conf-source", package["conf"],
-         "--params", f"ingestion.simulator.trades_per_batch={TRADES}"],
-        cwd=tmp_path, env=environment, timeout=600,
+        [
+            installed / "bin/financial-mlops",
+            "--env",
+            "local",
+            "--pipelines",
+            "ingestion",
+            "--conf-source",
+            package["conf"],
+            "--params",
+            f"ingestion.simulator.trades_per_batch={TRADES}",
+        ],
+        cwd=tmp_path,
+        env=environment,
+        timeout=600,
     )
 
     bronze = read_delta(tmp_path / "data/02_intermediate/bronze_trades")
