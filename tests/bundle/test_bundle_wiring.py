@@ -25,6 +25,7 @@ from kedro.pipeline import Pipeline
 from quartz_cron_checker import validate_cron_string
 
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
+DECLARATIVE_WRAPPER = REPO / "src/financial_mlops/declarative/pipeline.py"
 JOB_PARAMETER = re.compile(r"\{\{job\.parameters\.(\w+)\}\}")
 SEED_RESOURCES = {
     ("jobs", "financial_api_ingestion_workflow"): "ingestion_workflow.yml",
@@ -265,14 +266,12 @@ def test_each_target_uses_the_catalog_and_schema_of_its_kedro_env(bundle, target
 def test_streaming_pipeline_runs_the_declarative_wrapper_on_the_target_catalog(
     bundle, origins, target
 ):
-    pipeline = target_view(bundle, target)["resources"]["pipelines"]["financial_streaming_pipeline"]
+    pipeline = deployed(bundle, target)["resources"]["pipelines"]["financial_streaming_pipeline"]
     resources_dir = origins[("pipelines", "financial_streaming_pipeline")].parent
     (library,) = pipeline["libraries"]
-    assert (resources_dir / library["file"]["path"]).resolve() == (
-        REPO / "src/financial_mlops/declarative/pipeline.py"
-    )
-    assert (resources_dir / library["file"]["path"]).is_file()
+    assert (resources_dir / library["file"]["path"]).resolve() == DECLARATIVE_WRAPPER
     assert (resources_dir / pipeline["root_path"] / "financial_mlops/__init__.py").is_file()
+    assert pipeline["environment"]["dependencies"] == [f"--editable {REPO}"]
     assert (pipeline["catalog"], pipeline["schema"]) == (
         f"mlops_{target}",
         "financial_transactions",
@@ -282,7 +281,23 @@ def test_streaming_pipeline_runs_the_declarative_wrapper_on_the_target_catalog(
             f"/Volumes/mlops_{target}/financial_transactions/streaming_landing/trades"
         ),
         "financial_mlops.bronze_source": "cloudFiles",
+        "financial_mlops.conf_source": str(REPO / "conf"),
+        "financial_mlops.env": target,
     }
+
+
+def test_pipeline_configuration_is_what_the_declarative_wrapper_reads(bundle):
+    read = set(
+        re.findall(r'conf\.get\(\s*"(financial_mlops\.\w+)"', DECLARATIVE_WRAPPER.read_text())
+    )
+    pipeline = bundle["resources"]["pipelines"]["financial_streaming_pipeline"]
+    assert set(pipeline["configuration"]) == read
+
+
+def test_the_declarative_wrapper_defines_exactly_the_tables_it_owns():
+    source = DECLARATIVE_WRAPPER.read_text()
+    published = re.findall(r'@dp\.(?:table|materialized_view)\(\s*name="(\w+)"', source)
+    assert set(published) == DECLARATIVE_TABLES
 
 
 def test_ingestion_lands_files_where_the_pipeline_reads_them(bundle, kedro_cli, target):
