@@ -44,3 +44,9 @@ def load_version(name: str, version: str) -> mlflow.pyfunc.PyFuncModel:
     """Load a model version once per process: versions are immutable, aliases are not, so
     callers resolve the alias each time and hit this cache while it is unchanged."""
     return mlflow.pyfunc.load_model(model_uri(name, version))
+
+
+def model_versions(name: str, mlflow_client: MlflowClient | None = None) -> list[ModelVersion]:
+    """Every version of ``name``, newest first (empty when the model does not exist)."""
+    found = (mlflow_client or client()).search_model_versions(f"name = '{name}'")
+    return sorted(found, key=lambda version: int(version.version), reverse=True)

@@ -1,0 +1,64 @@
+"""Which version is the challenger, and what its training run shows about it.
+
+The challenger is the latest registered version, unless it is the champion or was already decided
+(it then carries the ``promotion_decision`` tag): older undecided versions were superseded by a
+newer tournament and are never picked up later. A version whose promotion lost a race keeps no tag
+and is decided again, against the new champion, on the next run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import mlflow
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.tracking import MlflowClient
+
+from financial_mlops import registry
+from financial_mlops.errors import UserError
+
+DECISION_TAG = "promotion_decision"
+STABILITY_METRICS = ("train_val_gap", "batch_pr_auc_spread")
+
+
+def newest_challenger(client: MlflowClient, name: str, champion: str | None
+                      ) -> ModelVersion | None:
+    """The latest version if it still awaits a decision, else None."""
+    versions = registry.model_versions(name, client)
+    if not versions:
+        return None
+    # Read with get_model_version: searches may omit tags (Unity Catalog does).
+    latest = client.get_model_version(name, versions[0].version)
+    if str(latest.version) == str(champion) or DECISION_TAG in (latest.tags or {}):
+        return None
+    return latest
+
+
+def _artifacts(client: MlflowClient, version: ModelVersion) -> set[str]:
+    """Top-level artifacts of the version's run, plus ``model`` when the registered model files
+    are there (MLflow 3 stores a logged model beside the run, not under its artifacts)."""
+    names = {artifact.path for artifact in client.list_artifacts(version.run_id)}
+    model_files = mlflow.artifacts.list_artifacts(
+        artifact_uri=client.get_model_version_download_uri(version.name, version.version))
+    if any(item.path.rsplit("/", 1)[-1] == "MLmodel" for item in model_files):
+        names.add("model")
+    return names
+
+
+def run_evidence(client: MlflowClient, version: ModelVersion,
+                 required: Mapping[str, list[str]]) -> dict:
+    """The required run items the version lacks (``metric test_f1``, ``artifact model``...) and
+    its stability metrics, as logged by the tournament."""
+    if not version.run_id:
+        return {"missing": [f"the training run of version {version.version}"]}
+    unknown = set(required) - {"params", "metrics", "tags", "artifacts"}
+    if unknown:
+        raise UserError(f"deployment.required has unknown kinds {sorted(unknown)}: use params, "
+                        "metrics, tags and artifacts")
+    data = client.get_run(version.run_id).data
+    present = {"params": data.params, "metrics": data.metrics, "tags": data.tags,
+               "artifacts": _artifacts(client, version)}
+    missing = [f"{kind.removesuffix('s')} {item}" for kind, items in required.items()
+               for item in items if item not in present[kind]]
+    return {"missing": missing, **{metric: data.metrics.get(metric)
+                                   for metric in STABILITY_METRICS}}

@@ -1,0 +1,40 @@
+"""Every champion decision and move is an MLflow run with each check's value and verdict and a
+JSON record, nested under the run kedro-mlflow opened for the pipeline."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import mlflow
+from mlflow.entities import Metric, RunTag
+from mlflow.tracking import MlflowClient
+
+from financial_mlops.errors import UserError
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def start_record_run(run_name: str, tags: dict[str, str]) -> str:
+    """Open (and close) the record's run, nested under the active one; returns its id, which the
+    record then names. Checks and artifacts are added with ``log_checks`` and ``log_dict``."""
+    with mlflow.start_run(run_name=run_name, nested=True, tags=tags) as run:
+        return run.info.run_id
+
+
+def log_checks(client: MlflowClient, run_id: str, checks: list[dict]) -> None:
+    """Per check: tag ``check.<name>`` pass|fail, metrics ``check.<name>.passed`` and ``.value``."""
+    now = int(time.time() * 1000)
+    metrics = [Metric(f"check.{c['name']}.passed", float(c["passed"]), now, 0) for c in checks]
+    metrics += [Metric(f"check.{c['name']}.value", c["value"], now, 0)
+                for c in checks if c["value"] is not None]
+    tags = [RunTag(f"check.{c['name']}", "pass" if c["passed"] else "fail") for c in checks]
+    client.log_batch(run_id, metrics=metrics, tags=tags)
+
+
+def ensure_succeeded(record: dict) -> None:
+    """Fail the run with the record's one-line error, once the record has been saved."""
+    if record.get("error"):
+        raise UserError(record["error"])
