@@ -3,9 +3,11 @@
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
-# The end-to-end flow; stages join as they exist. ``retraining`` and ``rollback`` are run on
-# demand and are not part of it.
-FLOW = ("ingestion", "features", "tournament", "deployment", "inference", "drift")
+# The end-to-end flow; stages join as they exist. ``retraining`` is the tournament, then the
+# deployment that waits for its winner (Kedro orders nodes by data only, so the plain sum of
+# ``tournament`` and ``deployment`` would decide before the new version exists). ``rollback`` and
+# ``validation`` alone are run on demand.
+FLOW = ("ingestion", "features", "retraining", "inference", "drift")
 
 
 def register_pipelines() -> dict[str, Pipeline]:

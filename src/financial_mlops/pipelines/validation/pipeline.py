@@ -1,0 +1,22 @@
+from kedro.pipeline import Pipeline, node
+
+from financial_mlops.pipelines.validation.nodes import latest_gold_rows, validate_current_champion
+from financial_mlops.promotion.records import ensure_succeeded
+
+
+def create_pipeline(after: str | None = None, **kwargs) -> Pipeline:
+    """``after``: a dataset the validation waits for (``retraining``: ``champion_change``)."""
+    return Pipeline(
+        [
+            node(latest_gold_rows, inputs=["gold_trade_features", "params:validation"],
+                 outputs="validation_rows", name="take_latest_gold_rows"),
+            node(
+                validate_current_champion,
+                inputs=["validation_rows", "params:validation", *([after] if after else [])],
+                outputs="validation_report",
+                name="validate_current_champion",
+            ),
+            node(ensure_succeeded, inputs="validation_report", outputs=None,
+                 name="fail_on_invalid_champion"),
+        ]
+    )
