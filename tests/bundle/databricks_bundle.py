@@ -115,8 +115,3 @@ def wheel_tasks(bundle: dict):
         if "python_wheel_task" in task
     ]
 
-
-def kedro_arguments(parameters: list[str]) -> dict[str, str]:
-    """`--name=value` wheel parameters as {name: value}."""
-    pairs = [parameter.removeprefix("--").split("=", 1) for parameter in parameters]
-    return dict(pairs)

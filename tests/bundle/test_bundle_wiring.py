@@ -96,9 +96,8 @@ def test_wheel_tasks_install_the_wheel_the_artifact_builds(bundle, origins):
     for job_name, task in wheel_tasks(bundle):
         job = bundle["resources"]["jobs"][job_name]
         environments = {env["environment_key"]: env["spec"] for env in job["environments"]}
-        wheel_glob = origins[("jobs", job_name)].parent / "../dist/*.whl"
         assert environments[task["environment_key"]]["dependencies"] == ["../dist/*.whl"]
-        assert wheel_glob.parent.resolve() == REPO / "dist"
+        assert (origins[("jobs", job_name)].parent / "../dist").resolve() == REPO / "dist"
 
 
 def test_wheel_parameters_are_a_valid_run_of_the_target_env(bundle, kedro_cli, target):
