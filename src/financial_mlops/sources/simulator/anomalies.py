@@ -1,0 +1,166 @@
+"""Labelled anomalies, injected as extra prints next to a normal "anchor" trade.
+
+Each kind borrows its anchor's symbol, time, venue and market. Magnitudes are drawn from ranges
+whose low end is still several units (MIN_MOVE_UNIT) or typical sizes, so every labelled print
+stands out in per-symbol event-time features without being absurd.
+"""
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from .market import draw_sizes, round_lots, tick_round
+from .universe import TICK, draw_venues
+
+ANOMALY_KINDS = ("price_spike", "volume_burst", "wash_trade", "off_market_print", "ramp_and_dump")
+# Prints per event of each kind (inclusive range), in ANOMALY_KINDS order.
+_LENGTHS = np.array([(1, 1), (3, 6), (2, 2), (1, 1), (5, 8)])
+MAX_EVENT_SPAN_MS = 2_000  # no event lasts longer; anchors leave this much room before the close
+# Price moves are counted in units of the symbol's trade-to-trade sigma, but at least 5 bp:
+# features that are not normalised per symbol mix names whose tick is 0.2% of the price with
+# names whose sigma is 0.01%, and a few-cent print on a mega-cap is not clearly off-market.
+MIN_MOVE_UNIT = 5e-4
+_DIGIT_TYPO_SHARE = 0.3  # of price spikes that are a mistyped digit rather than a sigma jump
+
+
+@dataclass(frozen=True)
+class Anchors:
+    """The normal trades events happen next to (one row per event)."""
+
+    symbol: np.ndarray  # index into SYMBOLS
+    ts_ms: np.ndarray
+    venue: np.ndarray  # index into EXCHANGES
+    mid: np.ndarray  # the symbol's mid price at the anchor
+    price: np.ndarray  # the anchor's printed price
+    sigma: np.ndarray  # the symbol's trade-to-trade log-return sd
+    typical_size: np.ndarray  # the symbol's typical print size in the current regime
+
+    def take(self, index: np.ndarray) -> "Anchors":
+        return Anchors(*(getattr(self, f.name)[index] for f in fields(self)))
+
+
+@dataclass(frozen=True)
+class Prints:
+    """Anomalous prints; `event` indexes the anchors they belong to."""
+
+    event: np.ndarray
+    offset_ms: np.ndarray
+    price: np.ndarray
+    volume: np.ndarray
+    venue: np.ndarray
+
+
+def plan_events(
+    n_trades: int, rate: float, weights: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Kinds and print counts of the events, so that labelled prints are about rate * n_trades."""
+    target = round(rate * n_trades)
+    kinds = rng.choice(len(ANOMALY_KINDS), size=target, p=weights / weights.sum())
+    lengths = rng.integers(_LENGTHS[kinds, 0], _LENGTHS[kinds, 1] + 1)
+    keep = np.cumsum(lengths) <= target
+    return kinds[keep], lengths[keep]
+
+
+def inject(anchors: Anchors, kinds: np.ndarray, lengths: np.ndarray, rng: np.random.Generator):
+    """All anomalous prints of the planned events as (symbol, ts_ms, venue, price, volume, kind)."""
+    parts = []
+    for kind, make in enumerate(_MAKERS):
+        events = np.flatnonzero(kinds == kind)
+        prints = make(anchors.take(events), lengths[events], rng)
+        parts.append((events[prints.event], prints, np.full(len(prints.event), kind)))
+    event = np.concatenate([p[0] for p in parts])
+    return (
+        anchors.symbol[event],
+        anchors.ts_ms[event] + np.concatenate([p[1].offset_ms for p in parts]),
+        np.concatenate([p[1].venue for p in parts]),
+        tick_round(np.concatenate([p[1].price for p in parts])),
+        np.concatenate([p[1].volume for p in parts]),
+        np.concatenate([p[2] for p in parts]),
+    )
+
+
+def _expand(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each print: its event and its position within the event."""
+    event = np.repeat(np.arange(len(lengths)), lengths)
+    starts = np.cumsum(lengths) - lengths
+    return event, np.arange(len(event)) - starts[event]
+
+
+def _log_move(a: Anchors, low: float, high: float, min_ticks: int, rng) -> np.ndarray:
+    """A log-price move of low..high units (see MIN_MOVE_UNIT), never under min_ticks ticks."""
+    moves = rng.uniform(low, high, len(a.mid)) * np.maximum(a.sigma, MIN_MOVE_UNIT)
+    return np.maximum(moves, min_ticks * TICK / a.mid)
+
+
+def _random_sign(n: int, rng) -> np.ndarray:
+    return rng.choice(np.array([-1.0, 1.0]), n)
+
+
+def _mistyped_digit(price: np.ndarray, rng) -> np.ndarray:
+    """The price with its units digit (tenths, cents for cheap names) typed wrong."""
+    place = np.where(price >= 10, 1.0, np.where(price >= 1, 0.1, 0.01))
+    digit = np.floor(price / place + 1e-9) % 10
+    typed = (digit + rng.integers(1, 10, len(price))) % 10
+    return price + (typed - digit) * place
+
+
+def _single_prints(a: Anchors, price: np.ndarray, rng) -> Prints:
+    """One ordinary-sized print per event at `price`, on the anchor's venue just after it."""
+    n = len(price)
+    offset = rng.integers(1, 500, n)
+    return Prints(np.arange(n), offset, price, draw_sizes(a.typical_size, rng), a.venue)
+
+
+def _price_spike(a: Anchors, lengths, rng) -> Prints:
+    """Fat finger: one print 12-30 units off, or with a mistyped digit."""
+    n = len(lengths)
+    move = _log_move(a, 12, 30, 5, rng)
+    jumped = a.mid * np.exp(_random_sign(n, rng) * move)
+    typo = _mistyped_digit(a.price, rng)
+    big_enough = np.abs(np.log(typo / a.price)) >= move
+    use_typo = big_enough & (rng.random(n) < _DIGIT_TYPO_SHARE)
+    price = np.where(use_typo, typo, jumped)
+    return _single_prints(a, price, rng)
+
+
+def _off_market_print(a: Anchors, lengths, rng) -> Prints:
+    """One venue prints 8-20 units away from where the symbol trades everywhere else."""
+    n = len(lengths)
+    price = a.mid * np.exp(_random_sign(n, rng) * _log_move(a, 8, 20, 3, rng))
+    return _single_prints(a, price, rng)
+
+
+def _wash_trade(a: Anchors, lengths, rng) -> Prints:
+    """Two prints, same venue, same price, the same large non-round size, a few ms apart."""
+    event, position = _expand(lengths)
+    size = np.floor(a.typical_size * rng.uniform(20, 50, len(lengths)) / 100) * 100
+    size += rng.integers(1, 100, len(lengths))
+    first = rng.integers(0, 200, len(lengths))
+    offset = first[event] + position * rng.integers(1, 16, len(lengths))[event]
+    return Prints(event, offset, a.price[event], size[event], a.venue[event])
+
+
+def _volume_burst(a: Anchors, lengths, rng) -> Prints:
+    """Several block-sized prints of one symbol across venues within one second."""
+    event, _ = _expand(lengths)
+    offset = np.sort(event * 1000 + rng.integers(0, 1000, len(event))) - event * 1000
+    price = a.mid[event] * np.exp(a.sigma[event] * rng.standard_normal(len(event)))
+    size = round_lots(a.typical_size[event] * rng.uniform(15, 50, len(event)), rng)
+    return Prints(event, offset, price, size, draw_venues(a.symbol[event], rng))
+
+
+def _ramp_and_dump(a: Anchors, lengths, rng) -> Prints:
+    """Prints stepping up 5-8 units each on growing size, then one sharp drop below the start."""
+    event, position = _expand(lengths)
+    step = _log_move(a, 5, 8, 2, rng)[event]
+    drop = _log_move(a, 10, 25, 5, rng)[event]
+    is_dump = position == lengths[event] - 1
+    price = a.mid[event] * np.exp(np.where(is_dump, -drop, (position + 1) * step))
+    base = rng.uniform(6, 10, len(lengths))[event]
+    size = round_lots(a.typical_size[event] * base * (1 + 0.5 * position), rng)
+    gap = rng.integers(50, 200, len(lengths))[event]
+    offset = position * gap + rng.integers(0, 20, len(event))
+    return Prints(event, offset, price, size, a.venue[event])
+
+
+_MAKERS = (_price_spike, _volume_burst, _wash_trade, _off_market_print, _ramp_and_dump)
