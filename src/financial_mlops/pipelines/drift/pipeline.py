@@ -1,0 +1,45 @@
+from kedro.pipeline import Pipeline, node
+
+from financial_mlops.pipelines.drift.nodes import (
+    check_drift,
+    decide_retraining,
+    report_drift,
+    select_window,
+)
+
+
+def create_pipeline(after: str | None = None, **kwargs) -> Pipeline:
+    """``after``: a dataset the check waits for (the whole flow passes the retraining's
+    ``validation_report``, so the champion checked is the one that retraining decided on)."""
+    return Pipeline(
+        [
+            node(
+                select_window,
+                inputs=["gold_trade_features", "anomaly_labels", "params:drift"],
+                outputs="drift_window",
+                name="select_drift_window",
+            ),
+            node(
+                check_drift,
+                inputs=["drift_window", "drift_champion", "params:drift",
+                        *([after] if after else [])],
+                outputs="drift_check",
+                name="check_drift",
+            ),
+            node(
+                report_drift,
+                inputs=["drift_check", "params:drift"],
+                outputs=["drift_metrics", "drift_report_png", "drift_summary_md",
+                         "drift_mlflow_metrics", "drift_outcome"],
+                name="report_drift",
+            ),
+            node(
+                decide_retraining,
+                inputs=["drift_outcome", "retraining_triggers", "retraining_job_status",
+                        "params:drift"],
+                # In this order: the decision is recorded before the job is asked to start.
+                outputs=["retraining_triggers_new", "retraining_job"],
+                name="decide_retraining",
+            ),
+        ]
+    )
