@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from kedro.io import AbstractDataset
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from financial_mlops.spark import get_spark
@@ -54,14 +54,19 @@ class LandingZoneDataset(AbstractDataset[list[str], DataFrame]):
         os.replace(partial, final)
 
     def _load(self) -> DataFrame:
-        spark = get_spark()
-        options = dict(self._load_args)
-        fmt = options.pop("format")
-        reader = spark.readStream
-        if fmt == "cloudFiles":
-            reader = reader.format("cloudFiles").option("cloudFiles.format", "text")
-        else:
-            Path(self._path).mkdir(parents=True, exist_ok=True)
-            reader = reader.format(fmt)
-        stream = reader.options(**options).load(self._path)
-        return stream.select("value", F.col("_metadata.file_path").alias("_source_file"))
+        return read_landing(get_spark(), self._path, self._load_args)
+
+
+def read_landing(spark: SparkSession, path: str, load_args: dict[str, Any]) -> DataFrame:
+    """A stream of every line (``value``) of every file in ``path``, with ``_source_file``.
+    Shared with the declarative pipeline, which reads the landing zone the same way."""
+    options = dict(load_args)
+    fmt = options.pop("format", "text")
+    reader = spark.readStream
+    if fmt == "cloudFiles":
+        reader = reader.format("cloudFiles").option("cloudFiles.format", "text")
+    else:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        reader = reader.format(fmt)
+    stream = reader.options(**options).load(path)
+    return stream.select("value", F.col("_metadata.file_path").alias("_source_file"))

@@ -1,0 +1,27 @@
+"""The medallion transformations as plain ``DataFrame -> DataFrame`` functions (built-in Spark
+functions only), shared by the Kedro ``features`` pipeline and the declarative wrapper."""
+
+from financial_mlops.features.gold import GOLD_KEYS, trade_features
+from financial_mlops.features.silver import (
+    QUARANTINE_COLUMNS,
+    SILVER_COLUMNS,
+    checked_trades,
+    deduplicate,
+    passes_all,
+    rejected_rows,
+    silver_rules,
+    typed_trades,
+)
+
+__all__ = [
+    "GOLD_KEYS",
+    "QUARANTINE_COLUMNS",
+    "SILVER_COLUMNS",
+    "checked_trades",
+    "deduplicate",
+    "passes_all",
+    "rejected_rows",
+    "silver_rules",
+    "trade_features",
+    "typed_trades",
+]

@@ -1,0 +1,168 @@
+"""Silver: bronze rows typed, checked against named rules, and deduplicated by ``trade_id``.
+
+Each rule is a SQL condition that valid rows satisfy, so the same text serves as a Databricks
+expectation and as a plain filter. A row breaking rules goes to quarantine with their names; of
+the valid rows sharing a ``trade_id`` the first delivered stays in silver and every later copy is
+quarantined as ``duplicate_identical`` or ``duplicate_conflicting`` (see docs/features.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from financial_mlops.pipelines.ingestion.nodes import TRADE_FIELDS
+
+BRONZE_COLUMNS = (*TRADE_FIELDS, "_raw_record", "_source_file", "_ingested_at")
+SILVER_COLUMNS = (
+    "trade_id", "symbol", "exchange", "event_time", "price", "volume",
+    "_source_file", "_ingested_at", "_record_id",
+)
+QUARANTINE_COLUMNS = (
+    *TRADE_FIELDS, "broken_rules", "raw_record", "_source_file", "_ingested_at", "_record_id",
+)
+RECORD_PARSED = "record_parsed"
+DUPLICATE_IDENTICAL = "duplicate_identical"
+DUPLICATE_CONFLICTING = "duplicate_conflicting"
+# What makes two deliveries of one trade_id the same trade.
+_CONTENT = ("symbol", "exchange", "event_time", "price", "volume")
+
+_SYMBOL = "^[A-Z0-9]{1,12}([./-][A-Z0-9]{1,12})?$"  # AAPL, BRK.B, BTC-USD, BTCUSDT
+_EXCHANGE = "^[A-Z0-9_]{1,16}$"  # MIC codes (XNAS) and venue names (BINANCE)
+_DATE_AND_TIME = "^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}"  # not a bare date or year
+
+
+def silver_rules(rules: Mapping[str, Any]) -> dict[str, str]:
+    """Rule name -> SQL condition that a valid row satisfies; never null.
+
+    A rule about a field's content holds when the field is missing, so a missing field is
+    reported once, by its ``*_present`` rule. ``rules`` gives the sane event-time range:
+    ``min_event_time`` and ``max_seconds_ahead`` of the row's ingestion time.
+    """
+    earliest = str(rules["min_event_time"])
+    ahead = int(rules["max_seconds_ahead"])
+    return {
+        RECORD_PARSED: "_raw_record IS NULL",
+        "trade_id_present": _present("trade_id"),
+        "symbol_present": _present("symbol"),
+        "symbol_well_formed": _well_formed("symbol", _SYMBOL),
+        "exchange_present": _present("exchange"),
+        "exchange_well_formed": _well_formed("exchange", _EXCHANGE),
+        "price_positive_finite": _positive_finite("price"),
+        "volume_positive_finite": _positive_finite("volume"),
+        "timestamp_present": _present("timestamp"),
+        "timestamp_parseable": "coalesce(trim(timestamp) = '' OR event_time IS NOT NULL, true)",
+        "timestamp_in_range": (
+            f"coalesce(event_time >= TIMESTAMP'{earliest}' "
+            f"AND event_time <= _ingested_at + INTERVAL {ahead} SECONDS, true)"
+        ),
+    }
+
+
+def _present(field: str) -> str:
+    return f"coalesce(trim({field}) != '', false)"
+
+
+def _well_formed(field: str, pattern: str) -> str:
+    return f"coalesce(trim({field}) = '' OR {field} RLIKE '{pattern}', true)"
+
+
+def _positive_finite(field: str) -> str:
+    # NaN compares greater than every number in Spark, so it fails `< Infinity`.
+    return f"coalesce({field} > 0 AND {field} < double('Infinity'), false)"
+
+
+def passes_all(rules: Mapping[str, str]) -> Column:
+    """True for a row that satisfies every rule."""
+    return F.expr(" AND ".join(f"({condition})" for condition in rules.values()))
+
+
+def _record_text() -> Column:
+    """The record as delivered: bronze's raw line, or the parsed fields as JSON."""
+    return F.coalesce("_raw_record", F.to_json(F.struct(*TRADE_FIELDS)))
+
+
+def typed_trades(bronze: DataFrame) -> DataFrame:
+    """Bronze rows plus ``event_time`` (the timestamp parsed; null unless it is an ISO-8601 date
+    and time) and ``_record_id``, the identity of the bronze row: a digest of its lineage and
+    content, plus an ordinal that tells exact copies within one ingestion batch apart. Bronze has
+    no row key, and the id makes re-processing a batch after a crash idempotent."""
+    stamp = F.trim("timestamp")
+    digest = F.sha2(
+        F.concat_ws("|", "_source_file", F.unix_micros("_ingested_at").cast("string"),
+                    _record_text()),
+        256,
+    )
+    copies = Window.partitionBy("trade_id").orderBy("_digest")
+    ordinal = F.row_number().over(copies) - F.rank().over(copies)
+    # `select`, not `drop`: Spark Connect analyses a `drop` eagerly, before a declarative
+    # pipeline has created the upstream table.
+    return bronze.select(
+        *BRONZE_COLUMNS,
+        F.when(stamp.rlike(_DATE_AND_TIME), F.try_to_timestamp(stamp)).alias("event_time"),
+        digest.alias("_digest"),
+    ).select(
+        *BRONZE_COLUMNS, "event_time",
+        F.concat_ws(":", "_digest", ordinal.cast("string")).alias("_record_id"),
+    )
+
+
+def checked_trades(bronze: DataFrame, rules: Mapping[str, str]) -> DataFrame:
+    """``typed_trades`` plus ``broken_rules``: the names of the rules the row breaks. A line
+    that is not a JSON object at all breaks ``record_parsed`` only, rather than also every
+    ``*_present`` rule."""
+    broken = [F.when(~F.expr(condition), F.lit(name)) for name, condition in rules.items()]
+    no_field = F.coalesce(*(F.col(field).cast("string") for field in TRADE_FIELDS)).isNull()
+    not_an_object = F.col("_raw_record").isNotNull() & no_field
+    return typed_trades(bronze).withColumn(
+        "broken_rules",
+        F.when(not_an_object, F.array(F.lit(RECORD_PARSED))).otherwise(
+            F.filter(F.array(*broken), lambda name: name.isNotNull())),
+    )
+
+
+def rejected_rows(checked: DataFrame) -> DataFrame:
+    """Quarantine rows for the checked rows that break at least one rule."""
+    return _as_quarantine(checked.filter(F.size("broken_rules") > 0))
+
+
+def _as_quarantine(rows: DataFrame) -> DataFrame:
+    return rows.select(
+        *TRADE_FIELDS, "broken_rules", _record_text().alias("raw_record"),
+        "_source_file", "_ingested_at", "_record_id",
+    )
+
+
+def deduplicate(valid: DataFrame, existing: DataFrame | None = None) -> tuple[DataFrame, DataFrame]:
+    """Split valid typed rows into (new silver rows, quarantine rows of later copies).
+
+    Per ``trade_id`` the row already in ``existing`` silver, else the first delivered (earliest
+    ``_ingested_at``, then source file and record id), is kept; every later copy is quarantined as
+    identical or conflicting. A row that *is* the kept one (same ``_record_id``: its batch is
+    being re-processed) is neither new nor a duplicate.
+    """
+    candidates = valid.select(
+        *SILVER_COLUMNS, "timestamp", "_raw_record", F.lit(False).alias("_in_silver"))
+    if existing is not None:
+        known = existing.join(valid.select("trade_id"), "trade_id", "left_semi").select(
+            *SILVER_COLUMNS,
+            F.lit(None).cast("string").alias("timestamp"),
+            F.lit(None).cast("string").alias("_raw_record"),
+            F.lit(True).alias("_in_silver"),
+        )
+        candidates = candidates.unionByName(known)
+    order = Window.partitionBy("trade_id").orderBy(
+        F.desc("_in_silver"), "_ingested_at", "_source_file", "_record_id")
+    ranked = (
+        candidates.withColumn("_rank", F.row_number().over(order))
+        .withColumn("_kept", F.first(F.struct("_record_id", *_CONTENT)).over(order))
+    )
+    new_silver = ranked.filter((F.col("_rank") == 1) & ~F.col("_in_silver")).select(*SILVER_COLUMNS)
+    later = ranked.filter(
+        (F.col("_rank") > 1) & (F.col("_record_id") != F.col("_kept._record_id")))
+    same = F.struct(*_CONTENT) == F.struct(*(F.col(f"_kept.{c}") for c in _CONTENT))
+    reason = F.when(same, DUPLICATE_IDENTICAL).otherwise(DUPLICATE_CONFLICTING)
+    return new_silver, _as_quarantine(later.withColumn("broken_rules", F.array(reason)))

@@ -1,0 +1,100 @@
+"""Gold features: finite on awkward input, and built incrementally through Kedro exactly as in
+one go, late trades included; a run with nothing new changes no table."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from delta.tables import DeltaTable
+from pyspark.sql import functions as F
+
+from financial_mlops.features import trade_features
+from financial_mlops.sources.simulator import simulate_batch
+from tests.pipelines.features.conftest import bronze_rows, trade_line
+
+BRONZE = "data/02_intermediate/bronze_trades"
+SILVER = "data/03_primary/silver_trades"
+QUARANTINE = "data/03_primary/silver_trades_quarantine"
+GOLD = "data/04_feature/gold_trade_features"
+WATERMARK = "data/03_primary/_state/features_watermark.json"
+
+
+def _features(frame):
+    return [c for c in frame.columns if c.startswith("f_")]
+
+
+def _silver_like(spark, lines):
+    bronze = bronze_rows(spark, lines, "file:/landing/a.json", "2026-01-06 09:00:00")
+    return bronze.withColumn("event_time", F.to_timestamp("timestamp"))
+
+
+def test_flat_prices_give_finite_features_and_a_jump_still_shows(spark, features_params):
+    lines = [trade_line(f"F{i:03d}", price=100.0, volume=200.0,
+                        timestamp=f"2026-01-05T14:{30 + i // 60:02d}:{i % 60:02d}.000Z")
+             for i in range(150)]
+    lines.append(trade_line("JUMP", price=103.0, volume=200.0,
+                            timestamp="2026-01-05T14:40:00.000Z"))
+    gold = trade_features(_silver_like(spark, lines), features_params["gold"]).toPandas()
+    features = _features(gold)
+    assert gold[features].notna().all().all()
+    assert (gold[features].abs() < float("inf")).all().all()
+    flat = gold[gold.trade_id == "F149"].iloc[0]
+    assert flat.f_price_std_20 == 0 and flat.f_price_z_20 == 0 and flat.f_log_return == 0
+    jump = gold[gold.trade_id == "JUMP"].iloc[0]
+    assert jump.f_price_dev_20 == pytest.approx(0.03)
+    assert jump.f_log_return == pytest.approx(0.0295588, rel=1e-5)
+    first = gold[gold.trade_id == "F000"].iloc[0]  # no history: neutral values
+    assert first.f_price_mean_20 == 100.0 and first.f_size_rank_20 == 0.5
+
+
+def _deliveries(n: int = 2400) -> list[pd.DataFrame]:
+    """Two deliveries: the first part of a market; then the rest with some of the first part's
+    trades arriving late, plus trades three days later, of a symbol never seen before too."""
+    trades, _, state = simulate_batch(n, seed=11)
+    cut = int(n * 0.6)
+    late = trades.iloc[:cut].sample(frac=0.03, random_state=1)
+    later, _, _ = simulate_batch(n // 4, seed=11, state=state)
+    later = later.assign(timestamp=(pd.to_datetime(later.timestamp) + pd.Timedelta(days=3))
+                         .dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    newcomer = later.iloc[:5].assign(symbol="NEWCO", trade_id=lambda f: f.trade_id + "N")
+    return [trades.iloc[:cut].drop(late.index),
+            pd.concat([trades.iloc[cut:], late, later, newcomer])]
+
+
+def _append_bronze(spark, project, trades: pd.DataFrame, k: int) -> None:
+    lines = trades.to_json(orient="records", lines=True).splitlines()
+    bronze = bronze_rows(spark, lines, f"file:/landing/{k}.json", f"2026-02-0{k + 1} 09:00:00")
+    bronze.write.format("delta").mode("append").save(str(project.path(BRONZE)))
+
+
+def _version(spark, project, table: str) -> int:
+    return DeltaTable.forPath(spark, str(project.path(table))).history(1).first()["version"]
+
+
+def test_gold_built_batch_by_batch_equals_gold_built_in_one_go(
+        project, spark, read_delta, features_params):
+    # A short look-back makes the run widen its search for history (after the gap, new symbol).
+    params = {"features": {"incremental": {"lookback_seconds": 60}}}
+    first, second = _deliveries()
+    _append_bronze(spark, project, first, 0)
+    project.run("features", params=params)
+    # A run stops after silver (no gold, no watermark); the next one repeats its batch.
+    _append_bronze(spark, project, second, 1)
+    project.run("features", params=params, node_names=["split_bronze_into_silver_and_quarantine"])
+    project.run("features", params=params)
+
+    silver, gold = read_delta(project.path(SILVER)), read_delta(project.path(GOLD))
+    total = len(first) + len(second)
+    assert read_delta(project.path(BRONZE)).count() == total
+    assert silver.count() == total
+    assert read_delta(project.path(QUARANTINE)).count() == 0
+    one_go = trade_features(silver, features_params["gold"])
+    assert gold.count() == total
+    assert gold.exceptAll(one_go.select(*gold.columns)).count() == 0
+
+    # Nothing new in bronze: no table gets a new version.
+    versions = {t: _version(spark, project, t) for t in (SILVER, QUARANTINE, GOLD)}
+    watermark = project.path(WATERMARK).read_text()
+    project.run("features", params=params)
+    assert {t: _version(spark, project, t) for t in (SILVER, QUARANTINE, GOLD)} == versions
+    assert project.path(WATERMARK).read_text() == watermark
