@@ -43,7 +43,8 @@ class DeltaLineageHooks:
             return
         version = dataset.delta_version()
         if version is not None:
-            mlflow.set_tag(f"{DELTA_VERSION_TAG}{dataset_name}", version)
+            table = dataset_name.partition("@")[0]  # transcoded names read the same table
+            mlflow.set_tag(f"{DELTA_VERSION_TAG}{table}", version)
 
 
 def delta_version_tags() -> dict[str, str]:

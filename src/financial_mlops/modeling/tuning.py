@@ -93,14 +93,14 @@ def tune(kind: str, settings: dict, splits: Splits, seed: int, pruner: dict) -> 
 
 
 def study_summary(study: optuna.Study | None) -> tuple[dict[str, float], pd.DataFrame]:
-    """Trial counts and best value as metrics, and every trial as a table."""
-    if study is None:
-        return {"study_trials": 0.0}, pd.DataFrame()
-    states = [t.state for t in study.trials]
+    """Trial counts (zero when nothing was tuned) and the best value as metrics; every trial as
+    a table."""
+    states = [t.state for t in study.trials] if study else []
     metrics = {
         "study_trials": float(len(states)),
         "study_trials_complete": float(states.count(optuna.trial.TrialState.COMPLETE)),
         "study_trials_pruned": float(states.count(optuna.trial.TrialState.PRUNED)),
-        "study_best_val_pr_auc": float(study.best_value),
     }
-    return metrics, study.trials_dataframe()
+    if study is None:
+        return metrics, pd.DataFrame()
+    return {**metrics, "study_best_val_pr_auc": float(study.best_value)}, study.trials_dataframe()

@@ -75,6 +75,7 @@ def mlflow_sqlite(tmp_path_factory):
     uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow')}/mlflow.db"
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    mlflow.set_experiment("tournament_tests")  # not the experiment id a Kedro run left active
     yield uri
     mlflow.set_tracking_uri(previous[0])
     mlflow.set_registry_uri(previous[1])

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from tests.pipelines.tournament.conftest import synthetic_gold, tiny_budget
 
 from financial_mlops.errors import UserError
 from financial_mlops.pipelines.tournament.nodes import (
     prepare_tournament_data,
 )
+from tests.pipelines.tournament.conftest import synthetic_gold, tiny_budget
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from tests.pipelines.tournament.conftest import tiny_budget
 from threadpoolctl import threadpool_limits
 
 from financial_mlops.modeling.candidates import fit_candidate
@@ -14,13 +13,14 @@ from financial_mlops.modeling.metrics import batch_pr_auc_spread, best_f1_thresh
 from financial_mlops.modeling.pyfunc import AnomalyDetector, log_detector
 from financial_mlops.modeling.tuning import tune
 from financial_mlops.pipelines.tournament.nodes import (
-    _splits,
     build_leaderboard,
     prepare_tournament_data,
     run_tournament,
+    slices_of,
 )
+from tests.pipelines.tournament.conftest import tiny_budget
 
-TIMINGS = ["fit_seconds", "scoring_rows_per_second", "run_id"]
+TIMINGS = ["fit_seconds", "tuning_seconds", "scoring_rows_per_second", "run_id"]
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,7 @@ def test_boosting_trials_below_the_median_are_pruned(tournament_data):
     frame, features = tournament_data
     settings = {**tiny_budget(8)["candidates"]["hist_gradient_boosting"]}
     with threadpool_limits(1):
-        tuned = tune("hist_gradient_boosting", settings, _splits(frame, features), seed=1,
+        tuned = tune("hist_gradient_boosting", settings, slices_of(frame, features), seed=1,
                      pruner={"n_startup_trials": 1, "n_warmup_steps": 0})
     states = [t.state.name for t in tuned.study.trials]
     assert states.count("PRUNED") >= 1 and "COMPLETE" in states
@@ -95,7 +95,7 @@ def test_registered_pyfunc_returns_a_continuous_score_and_the_flag(
         mlflow_sqlite, tournament_data, kind):
     frame, features = tournament_data
     settings = tiny_budget()["candidates"][kind]
-    model = fit_candidate(kind, settings["fixed"], _splits(frame, features), seed=0)
+    model = fit_candidate(kind, settings["fixed"], slices_of(frame, features), seed=0)
     detector = AnomalyDetector(model, features, threshold=0.0)
     detector.threshold = float(np.quantile(detector.predict(None, frame)["score"], 0.95))
     with mlflow.start_run():

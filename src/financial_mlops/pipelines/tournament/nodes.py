@@ -153,7 +153,8 @@ def prepare_tournament_data(gold: DataFrame, labels: DataFrame, tournament: dict
     return frame, features
 
 
-def _splits(frame: pd.DataFrame, features: list[str]) -> Splits:
+def slices_of(frame: pd.DataFrame, features: list[str]) -> Splits:
+    """The train, validation and test feature matrices and labels of a prepared frame."""
     parts = {name: frame[frame["split"] == name] for name in SLICES}
     return Splits(*(Slice(part[features], part["is_anomaly"].to_numpy())
                     for part in parts.values()))
@@ -200,7 +201,7 @@ def _evaluate(model: Any, features: list[str], splits: Splits, batches: int
 def run_tournament(frame: pd.DataFrame, features: list[str], tournament: dict
                    ) -> list[CandidateResult]:
     """Tune, fit and evaluate every enabled candidate, each in its own nested MLflow run."""
-    splits = _splits(frame, features)
+    splits = slices_of(frame, features)
     tags = _lineage_tags(frame, features)
     seed = int(tournament["seed"])
     results = []
@@ -238,7 +239,8 @@ def _baseline(results: list[CandidateResult]) -> CandidateResult:
 
 LEADERBOARD_METRICS = (
     "val_pr_auc", "test_pr_auc", "test_f1", "test_precision", "test_recall", "test_roc_auc",
-    "train_val_gap", "batch_pr_auc_spread", "fit_seconds", "scoring_rows_per_second",
+    "train_val_gap", "batch_pr_auc_spread", "fit_seconds", "tuning_seconds",
+    "scoring_rows_per_second", "study_trials", "study_trials_pruned",
 )
 
 
