@@ -48,13 +48,12 @@ FEATURE_PREFIX = "f_"
 
 @dataclass
 class CandidateResult:
-    """A tuned candidate: its servable detector, hyper-parameters, metrics and MLflow run."""
+    """A tuned candidate: its servable detector, its metrics and its MLflow run."""
 
     name: str
     kind: str
     run_id: str
     detector: AnomalyDetector
-    params: dict[str, Any]
     metrics: dict[str, float]
     test_scores: np.ndarray
 
@@ -210,11 +209,12 @@ def run_tournament(frame: pd.DataFrame, features: list[str], tournament: dict
               mlflow.start_run(run_name=name, nested=True) as run):
             start = time.perf_counter()
             tuned = tune(settings["kind"], settings, splits, seed, tournament["pruner"])
+            tuning_seconds = time.perf_counter() - start
             detector, metrics, test_scores = _evaluate(tuned.model, features, splits,
                                                        int(tournament["stability_batches"]))
             study_metrics, trials = study_summary(tuned.study)
             metrics.update(study_metrics, fit_seconds=tuned.fit_seconds,
-                           tuning_seconds=time.perf_counter() - start)
+                           tuning_seconds=tuning_seconds)
             mlflow.log_params({**tuned.params, "candidate": name})
             mlflow.log_metrics(metrics)
             mlflow.set_tags({**tags, "candidate": name, "kind": settings["kind"],
@@ -224,7 +224,7 @@ def run_tournament(frame: pd.DataFrame, features: list[str], tournament: dict
         log.info("Candidate %s: val PR-AUC %.4f, test PR-AUC %.4f (%.1f s)", name,
                  metrics["val_pr_auc"], metrics["test_pr_auc"], metrics["tuning_seconds"])
         results.append(CandidateResult(name, settings["kind"], run.info.run_id, detector,
-                                       tuned.params, metrics, test_scores))
+                                       metrics, test_scores))
     return results
 
 
