@@ -47,6 +47,12 @@ class ProjectRun:
         shutil.copytree(REPO / "conf", self.conf, ignore=shutil.ignore_patterns("local"))
         (self.conf / "local").mkdir()
         (workdir / "data").mkdir()
+        # An absolute registry URI per project: MLflow caches one store per URI string, so the
+        # relative default would reach the first test's database from every later one.
+        self.mlflow_uri = f"sqlite:///{workdir / 'data' / 'mlflow.db'}"
+        (self.conf / "local" / "mlflow.yml").write_text(
+            f"server:\n  mlflow_tracking_uri: {self.mlflow_uri}\n"
+            f"  mlflow_registry_uri: {self.mlflow_uri}\n")
 
     def run(self, pipelines: str | list[str] = "__default__", *, env: str = "local",
             params: dict[str, Any] | None = None, **run_kwargs: Any) -> dict[str, Any]:
