@@ -23,11 +23,7 @@ MODEL = "anomaly_detector"
 
 @pytest.fixture
 def drift_project(project):
-    """The test project with its registry at an absolute URI: MLflow caches one store per URI,
-    so the relative ``sqlite:///data/mlflow.db`` would keep the previous test's database."""
-    uri = f"sqlite:///{project.path('data/mlflow.db')}"
-    (project.conf / "local" / "mlflow.yml").write_text(
-        f"server:\n  mlflow_tracking_uri: {uri}\n  mlflow_registry_uri: {uri}\n")
+    """The test project (its registry has an absolute URI of its own, see ``ProjectRun``)."""
     return project
 
 

@@ -23,12 +23,7 @@ CANDIDATE_METRICS = ["val_pr_auc", "test_pr_auc", "test_f1", "test_precision", "
 
 @pytest.fixture
 def tables(project, spark):
-    """Writes gold and labels as Delta tables of the project (labels get a second version), and
-    gives the project its own MLflow at an absolute URI: MLflow caches one store per URI, so the
-    relative ``sqlite:///data/mlflow.db`` would keep the first test's database."""
-    uri = f"sqlite:///{project.path('data/mlflow.db')}"
-    (project.conf / "local" / "mlflow.yml").write_text(
-        f"server:\n  mlflow_tracking_uri: {uri}\n  mlflow_registry_uri: {uri}\n")
+    """Writes gold and labels as Delta tables of the project (labels get a second version)."""
 
     def write(gold, labels):
         spark.createDataFrame(gold).write.format("delta").save(str(project.path(GOLD)))
@@ -41,9 +36,8 @@ def tables(project, spark):
 
 def _client(project) -> MlflowClient:
     """A client on the project's MLflow, also made the default (the registry loads models)."""
-    uri = f"sqlite:///{project.path('data/mlflow.db')}"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    mlflow.set_tracking_uri(project.mlflow_uri)
+    mlflow.set_registry_uri(project.mlflow_uri)
     return MlflowClient()
 
 
