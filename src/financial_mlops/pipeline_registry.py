@@ -3,7 +3,7 @@
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
-from financial_mlops.pipelines import drift
+from financial_mlops.pipelines import drift, inference
 
 # The end-to-end flow; stages join as they exist. ``retraining`` is the tournament, then the
 # deployment that waits for its winner (Kedro orders nodes by data only, so the plain sum of
@@ -14,8 +14,10 @@ FLOW = ("ingestion", "features", "retraining", "inference", "drift")
 
 def register_pipelines() -> dict[str, Pipeline]:
     pipelines = find_pipelines(raise_errors=True)
-    # In the flow, drift checks the champion the retraining just decided on, once validated.
-    in_flow = {**pipelines, "drift": drift.create_pipeline(after="validation_report")}
+    # In the flow, inference scores with and drift checks the champion the retraining just
+    # decided on, once validated.
+    in_flow = {**pipelines, "inference": inference.create_pipeline(after="validation_report"),
+               "drift": drift.create_pipeline(after="validation_report")}
     pipelines["__default__"] = sum(
         (in_flow[name] for name in FLOW if name in pipelines), start=Pipeline([])
     )

@@ -9,18 +9,46 @@ on a Unity Catalog table alike, so this one class does both.
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
 from delta.tables import DeltaTable
 from kedro.io import AbstractDataset, DatasetError
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.streaming import DataStreamWriter
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
+from pyspark.sql.types import TimestampType
 
 from financial_mlops.spark import get_spark
 
 _MODES = {"append", "overwrite", "merge"}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# How long a stop signal waits for the micro-batch in flight before stopping the query anyway.
+_STOP_GRACE_SECONDS = 120
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MicroBatchStream:
+    """A stream to save whose every micro-batch goes through ``prepare`` on the driver first.
+
+    For what must be decided per micro-batch rather than once when the query starts (the live
+    champion model: a plan built at start would keep the old one). ``trigger`` (availableNow |
+    processingTime=<d>) overrides the dataset's, so a node can take it from its parameters.
+    """
+
+    stream: DataFrame
+    prepare: Callable[[DataFrame], DataFrame]
+    trigger: str | None = None
 
 
 class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
@@ -31,10 +59,15 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
 
     Save (``save_args``):
       - ``mode``: ``append`` | ``overwrite`` | ``merge`` (MERGE on ``keys``; matched rows are
-        left alone unless ``when_matched: update``, so replays insert nothing twice);
+        left alone unless ``when_matched: update``, so replays insert nothing twice;
+        ``matches_since: <column>`` lets only target rows at or after the source's smallest
+        ``<column>`` match, so Delta skips older files and a MERGE costs what the source holds,
+        not what the table holds: for keys whose ``<column>`` never changes);
       - a streaming DataFrame is written with ``trigger`` (default ``availableNow``) and a
         ``checkpoint``, and the save waits until the available data is written; with ``merge``
-        each micro-batch is merged through ``foreachBatch``.
+        each micro-batch is merged through ``foreachBatch``. A ``MicroBatchStream`` is saved the
+        same way, each micro-batch through its ``prepare`` first. A ``processingTime`` stream
+        runs until SIGINT or SIGTERM, then stops between two micro-batches and the save returns.
     """
 
     def __init__(  # noqa: PLR0913
@@ -102,7 +135,10 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
             return DeltaTable.forName(spark, self._table)
         return DeltaTable.forPath(spark, self._path)
 
-    def _save(self, data: DataFrame | pd.DataFrame) -> None:
+    def _save(self, data: DataFrame | pd.DataFrame | MicroBatchStream) -> None:
+        if isinstance(data, MicroBatchStream):
+            self._save_stream(data.stream, data.prepare, data.trigger)
+            return
         if isinstance(data, pd.DataFrame):
             data = self._spark().createDataFrame(data, schema=self._schema)
         if data.isStreaming:
@@ -127,13 +163,21 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
             self._write(data, "append")
             return
         keys = self._save_args["keys"]
-        condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+        condition = F.expr(" AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys))
+        since = self._save_args.get("matches_since")
+        if since:
+            lowest = _lowest(data, since)
+            if lowest is None:  # nothing to merge
+                return
+            condition = condition & (F.col(f"t.`{since}`") >= lowest)
         merge = self._delta_table().alias("t").merge(data.alias("s"), condition)
         if self._save_args.get("when_matched") == "update":
             merge = merge.whenMatchedUpdateAll()
         merge.whenNotMatchedInsertAll().execute()
 
-    def _save_stream(self, data: DataFrame) -> None:
+    def _save_stream(self, data: DataFrame,
+                     prepare: Callable[[DataFrame], DataFrame] | None = None,
+                     trigger: str | None = None) -> None:
         checkpoint = self._save_args.get("checkpoint")
         if not checkpoint:
             raise DatasetError(f"Streaming into {self.location} needs save_args.checkpoint.")
@@ -141,15 +185,51 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
             # The JVM resolves relative paths against its own start folder, not Python's cwd.
             checkpoint = os.path.abspath(checkpoint)
         writer: DataStreamWriter = data.writeStream.option("checkpointLocation", checkpoint)
-        writer = _with_trigger(writer, self._save_args.get("trigger", "availableNow"))
-        if self._save_args["mode"] == "merge":
-            writer = writer.foreachBatch(lambda batch, _id: self._merge(batch))
-            query = writer.start()
+        trigger = trigger or self._save_args.get("trigger", "availableNow")
+        writer = _with_trigger(writer, trigger)
+        if self._save_args["mode"] == "merge" or prepare:
+            prepare = prepare or (lambda batch: batch)
+            query = writer.foreachBatch(lambda batch, _id: self._save(prepare(batch))).start()
         else:
             writer = writer.format("delta").outputMode("append").options(
                 **self._save_args.get("options", {}))
             query = writer.toTable(self._table) if self._table else writer.start(self._path)
-        query.awaitTermination()
+        if trigger == "availableNow":
+            query.awaitTermination()
+        else:
+            _run_until_signalled(query)
+
+
+def _run_until_signalled(query: StreamingQuery) -> None:
+    """Wait on a stream that never ends by itself until SIGINT or SIGTERM (Ctrl-C, a job being
+    cancelled), then stop it between two micro-batches so that it exits cleanly."""
+    signalled = threading.Event()
+    previous = {}
+    if threading.current_thread() is threading.main_thread():  # signals reach the main thread
+        previous = {sig: signal.signal(sig, lambda *_: signalled.set())
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not query.awaitTermination(1):
+            if signalled.is_set():
+                logger.info("Stop signal: stopping stream %s after its micro-batch in flight",
+                            query.id)
+                deadline = time.monotonic() + _STOP_GRACE_SECONDS
+                while query.status["isTriggerActive"] and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                query.stop()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _lowest(data: DataFrame, column: str) -> Column | None:
+    """The smallest ``column`` of ``data`` as a literal, None when ``data`` is empty. Timestamps
+    go through epoch microseconds, so no time-zone conversion can shift the bound."""
+    if isinstance(data.schema[column].dataType, TimestampType):
+        micros = data.agg(F.min(F.unix_micros(column))).first()[0]
+        return None if micros is None else F.lit(_EPOCH + timedelta(microseconds=micros))
+    value = data.agg(F.min(column)).first()[0]
+    return None if value is None else F.lit(value)
 
 
 def _with_trigger(writer: DataStreamWriter, trigger: str) -> DataStreamWriter:

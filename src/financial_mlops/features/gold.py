@@ -44,9 +44,11 @@ def trade_features(trades: DataFrame, gold: Mapping[str, Any]) -> DataFrame:
         "f_seconds_since_prev": ((t - F.col("_prev_t")) / _MICROS, 0.0),
     }
     for n in windows:
+        count = F.least(F.col("_position") - 1, F.lit(n))  # trades in the window so far
         for name, column in (("price", price), ("volume", volume)):
-            mean = F.try_divide(F.col(f"_{name}_sum_{n}"), F.col(f"_count_{n}"))
-            std = F.col(f"_{name}_std_{n}")
+            mean = F.try_divide(F.col(f"_{name}_sum_{n}"), count)
+            std = F.col(f"_price_std_{n}") if name == "price" else _std_from_sums(
+                F.col(f"_volume_sum_{n}"), F.col(f"_volume_squares_{n}"), count)
             features[f"f_{name}_mean_{n}"] = (mean, column)
             features[f"f_{name}_std_{n}"] = (std, 0.0)
             features[f"f_{name}_z_{n}"] = (F.try_divide(column - mean, std), 0.0)
@@ -78,18 +80,20 @@ def _history_aggregates(trades: DataFrame, windows: list[int], recent: int,
     by_venue_time = Window.partitionBy("symbol", "exchange").orderBy("_t")
     price, volume = F.col("price"), F.col("volume")
     aggregates = [
+        F.row_number().over(in_order).alias("_position"),
         F.lag(price).over(in_order).alias("_prev_price"),
         F.lag("_t").over(in_order).alias("_prev_t"),
         F.collect_list(volume).over(in_order.rowsBetween(-windows[0], -1)).alias("_sizes"),
     ]
     for n in windows:
         previous = in_order.rowsBetween(-n, -1)
+        # Sums are cheap to slide; the price std keeps Spark's stable algorithm because prices
+        # vary little around a large mean (sums of squares would cancel), volumes do not.
         aggregates += [
-            F.count(price).over(previous).alias(f"_count_{n}"),
             F.sum(price).over(previous).alias(f"_price_sum_{n}"),
             F.stddev_samp(price).over(previous).alias(f"_price_std_{n}"),
             F.sum(volume).over(previous).alias(f"_volume_sum_{n}"),
-            F.stddev_samp(volume).over(previous).alias(f"_volume_std_{n}"),
+            F.sum(volume * volume).over(previous).alias(f"_volume_squares_{n}"),
             F.sum(price * volume).over(previous).alias(f"_notional_sum_{n}"),
         ]
     last_seconds = by_time.rangeBetween(-recent * _MICROS, 0)
@@ -106,6 +110,12 @@ def _history_aggregates(trades: DataFrame, windows: list[int], recent: int,
     ]
     timed = trades.select(*GOLD_KEYS, F.unix_micros("event_time").alias("_t"))
     return timed.select(*GOLD_KEYS, "_t", *aggregates)
+
+
+def _std_from_sums(total: Column, squares: Column, count: Column) -> Column:
+    """Sample standard deviation from a window's sum and sum of squares."""
+    variance = F.try_divide(squares - F.try_divide(total * total, count), count - 1)
+    return F.sqrt(F.greatest(variance, F.lit(0.0)))
 
 
 def _size_rank(sizes: Column) -> Column:

@@ -14,6 +14,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from financial_mlops.features import (
+    SILVER_COLUMNS,
     checked_trades,
     deduplicate,
     passes_all,
@@ -51,10 +52,21 @@ def split_silver(
     rules = silver_rules(features["rules"])
     since = watermark.get(WATERMARK)
     checked = checked_trades(bronze.filter(_after("_ingested_at", since)), rules).localCheckpoint()
-    until = checked.agg(F.max(F.unix_micros("_ingested_at"))).first()[0]
-    new_silver, duplicates = deduplicate(checked.filter(passes_all(rules)), silver)
-    pending = dict(watermark) if until is None else {**watermark, WATERMARK: until}
-    return new_silver, rejected_rows(checked).unionByName(duplicates), pending
+    bounds = checked.agg(F.max(F.unix_micros("_ingested_at")).alias("until"),
+                         F.min("trade_id").alias("low"), F.max("trade_id").alias("high")).first()
+    if bounds["until"] is None:
+        return checked.select(*SILVER_COLUMNS), rejected_rows(checked), dict(watermark)
+    # Silver is read once, for the rows sharing a trade_id with the batch. The id range is
+    # redundant with the join but lets Delta skip files when ids grow with time.
+    known = (
+        silver.filter(F.col("trade_id").between(bounds["low"], bounds["high"]))
+        .join(checked.select("trade_id"), "trade_id", "left_semi")
+        .localCheckpoint()
+    )
+    new_silver, duplicates = deduplicate(checked.filter(passes_all(rules)), known)
+    quarantine = rejected_rows(checked).unionByName(duplicates)
+    return (_in_time_order(new_silver).localCheckpoint(), quarantine,
+            {**watermark, WATERMARK: bounds["until"]})
 
 
 def build_gold(
@@ -68,7 +80,7 @@ def build_gold(
     """
     since = watermark.get(WATERMARK)
     if since is None:  # first run: all of silver is new
-        return trade_features(silver, features["gold"]), next_watermark
+        return _in_time_order(trade_features(silver, features["gold"])), next_watermark
     starts = (
         silver.filter(_after("_ingested_at", since))
         .groupBy("symbol").agg(F.min(F.unix_micros("event_time")).alias("_start"))
@@ -88,7 +100,14 @@ def build_gold(
         .filter(F.col("event_time") >= F.col("_start"))
         .drop("_start")
     )
-    return gold, next_watermark
+    # Computed once: the MERGE reads it twice (its earliest event time, then the rows).
+    return _in_time_order(gold).localCheckpoint(), next_watermark
+
+
+def _in_time_order(rows: DataFrame) -> DataFrame:
+    """Rows laid out by event time, so that each file written covers a short stretch of time
+    and a MERGE of recent rows (``matches_since``) skips the older files."""
+    return rows.repartitionByRange("event_time").sortWithinPartitions("event_time")
 
 
 def _recompute_frame(silver: DataFrame, starts: DataFrame, symbols: set[str], earliest: int,
@@ -116,8 +135,8 @@ def _history(silver: DataFrame, starts: DataFrame, symbols: set[str], earliest: 
         if reach is not None:
             rows = silver.filter(
                 F.col("event_time") >= _at(earliest - max(lookback * reach, span) * 1_000_000))
-        tail = _tail(rows.join(starts.filter(F.col("symbol").isin(sorted(pending))), "symbol"),
-                     depth, span)
+        candidates = rows.join(starts.filter(F.col("symbol").isin(sorted(pending))), "symbol")
+        tail = _tail(candidates, depth, span).localCheckpoint()
         if reach is None:
             found.append(tail)
             break

@@ -1,0 +1,133 @@
+"""Features throughput, timed after the Spark session exists (issue 3 targets on 2 cores):
+
+- full build for 1M and 4M simulated trades: >= 100k trades/s (reported for gold alone,
+  silver -> gold, and for the whole features pipeline, bronze -> silver + quarantine -> gold);
+- an incremental run adding 10k trades to a 1M-trade history: within 2x of the same run
+  adding 10k trades to empty tables (median of 3 runs each).
+
+    .venv/bin/python benchmarks/bench_features.py [--sizes 1000000 4000000] [--increment 10000]
+
+Bronze is filled by the ingestion's own datasets and parser; the features pipeline runs through
+Kedro's runner on the project's catalog entries (conf/base/catalog_features.yml), rooted in a
+temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+from kedro.io import DataCatalog
+from kedro.runner import SequentialRunner
+
+from financial_mlops.datasets import DeltaDataset, LandingZoneDataset
+from financial_mlops.features import trade_features
+from financial_mlops.pipelines.features import create_pipeline
+from financial_mlops.pipelines.ingestion.nodes import parse_landing_lines
+from financial_mlops.sources.simulator import simulate_batch
+from financial_mlops.spark import get_spark
+
+REPO = Path(__file__).resolve().parents[1]
+CHUNK = 100_000  # trades per simulated batch (one landing file each)
+
+
+class Market:
+    """A simulated market that continues from batch to batch."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed, self.state = seed, None
+
+    def lines(self, n: int) -> list[str]:
+        trades, _, self.state = simulate_batch(n, seed=self.seed, state=self.state)
+        return trades.to_json(orient="records", lines=True).splitlines()
+
+
+class Project:
+    """Bronze plus the features catalog, under one folder."""
+
+    def __init__(self, root: Path, params: dict) -> None:
+        self.root = root
+        self.landing = LandingZoneDataset(path=str(root / "landing"))
+        self.bronze = DeltaDataset(path=str(root / "bronze"), save_args={
+            "mode": "append", "checkpoint": str(root / "bronze_checkpoint")})
+        entries = yaml.safe_load((REPO / "conf/base/catalog_features.yml").read_text())
+        config = {name: entry for name, entry in entries.items() if not name.startswith("_")}
+        for entry in config.values():
+            for key in ("path", "filepath"):
+                if key in entry and not entry[key].startswith(str(root)):
+                    entry[key] = str(root / entry[key])
+        self.catalog = DataCatalog.from_config(config)
+        self.catalog["bronze_trades"] = self.bronze
+        self.catalog["params:features"] = params
+
+    def ingest(self, market: Market, n: int) -> None:
+        for start in range(0, n, CHUNK):
+            self.landing.save(market.lines(min(CHUNK, n - start)))
+        self.bronze.save(parse_landing_lines(self.landing.load()))
+
+    def run_features(self) -> float:
+        started = time.perf_counter()
+        SequentialRunner().run(create_pipeline(), self.catalog)
+        return time.perf_counter() - started
+
+    def table(self, name: str):
+        return self.catalog.load(name)
+
+
+def full_build(tmp: Path, size: int, params: dict) -> tuple[Project, Market]:
+    project, market = Project(tmp / f"history_{size}", params), Market(seed=size)
+    project.ingest(market, size)
+    seconds = project.run_features()
+    silver = project.table("silver_trades")
+    assert silver.count() == size, silver.count()
+    print(f"{size:>9,} trades  features pipeline (bronze -> silver + quarantine -> gold): "
+          f"{seconds:6.1f} s = {size / seconds:9,.0f} trades/s")
+    started = time.perf_counter()
+    trade_features(silver, params["gold"]).write.format("delta").save(str(tmp / f"gold_{size}"))
+    seconds = time.perf_counter() - started
+    print(f"{size:>9,} trades  gold alone (silver -> gold Delta):                    "
+          f"{seconds:6.1f} s = {size / seconds:9,.0f} trades/s  (target >= 100,000)")
+    return project, market
+
+
+def incremental(tmp: Path, history: Project, market: Market, increment: int,
+                params: dict) -> None:
+    """The same run, adding ``increment`` trades, onto the history and onto empty tables."""
+    onto_history, onto_empty = [], []
+    for k in range(3):
+        history.ingest(market, increment)
+        onto_history.append(history.run_features())
+        empty = Project(tmp / f"empty_{k}", params)
+        empty.ingest(Market(seed=k), increment)
+        onto_empty.append(empty.run_features())
+    with_history, without = statistics.median(onto_history), statistics.median(onto_empty)
+    print(f"+{increment:,} trades onto empty tables: {without:5.1f} s; onto the history: "
+          f"{with_history:5.1f} s; ratio {with_history / without:.2f} (target <= 2)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 4_000_000])
+    parser.add_argument("--increment", type=int, default=10_000)
+    args = parser.parse_args()
+    params = yaml.safe_load((REPO / "conf/base/parameters_features.yml").read_text())["features"]
+    spark = get_spark(yaml.safe_load((REPO / "conf/base/spark.yml").read_text()))
+    spark.range(1).count()
+    print(f"{os.cpu_count()} cores; load average at start {os.getloadavg()[0]:.1f}")
+    with tempfile.TemporaryDirectory() as tmp:
+        warm = Project(Path(tmp) / "warm_up", params)  # JIT and caches, not timed
+        warm.ingest(Market(seed=3), 20_000)
+        warm.run_features()
+        for size in args.sizes:
+            project, market = full_build(Path(tmp), size, params)
+            if size == args.sizes[0]:
+                incremental(Path(tmp), project, market, args.increment, params)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""Streaming inference, run for real: gold Delta change feed -> live @champion -> anomaly_scores."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from tests.pipelines.inference.conftest import CHECKPOINT, MODEL, gold_rows
+
+from financial_mlops.errors import UserError
+from financial_mlops.pipelines.inference.nodes import SCORE_COLUMNS, score_gold_changes
+
+
+def _expected_scores(rows, version: int) -> np.ndarray:
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL}/{version}")
+    return model.predict(rows.filter(like="f_"))["score"].to_numpy()
+
+
+def _assert_scored_once(scores, gold_count: int) -> None:
+    assert len(scores) == scores.trade_id.nunique() == gold_count
+
+
+def test_every_gold_trade_is_scored_once_and_replays_add_nothing(scoring):
+    first, second = gold_rows(600, seed=1), gold_rows(400, seed=2)
+    scoring.add_gold(first)
+    scoring.add_gold(second, files=3)
+    scoring.promote(1)
+
+    scoring.run()
+    scores = scoring.scores().set_index("trade_id")
+    assert list(scores.reset_index().columns) == list(SCORE_COLUMNS)
+    _assert_scored_once(scores.reset_index(), 1000)
+    assert set(scores.model_version) == {"1"}
+    assert scores.is_anomaly.isin([0, 1]).all() and scores.is_anomaly.sum() > 0
+    gold = pd.concat([first, second])
+    np.testing.assert_allclose(scores.loc[gold.trade_id, "score"], _expected_scores(gold, 1))
+
+    # The same input again, then with the checkpoint lost (every batch replayed): nothing added,
+    # every trade keeps its first score.
+    scoring.run()
+    shutil.rmtree(scoring.path(CHECKPOINT))
+    scoring.run()
+    again = scoring.scores().set_index("trade_id")
+    _assert_scored_once(again.reset_index(), 1000)
+    assert (again.scored_at == scores.loc[again.index, "scored_at"]).all()
+
+
+def test_recomputed_gold_rows_do_not_stop_the_stream_nor_double_scores(scoring):
+    scoring.add_gold(gold_rows(500, seed=1))
+    scoring.promote(1)
+    scoring.run()
+    first = scoring.scores().set_index("trade_id")
+
+    # The features pipeline MERGEs gold: a late trade recomputes trades already scored (an update
+    # commit), and a new trade can be inserted then recomputed before inference runs.
+    recomputed = gold_rows(500, seed=1).head(100).assign(f_strong=9.0)
+    new = gold_rows(200, seed=3)
+    scoring.update_gold(pd.concat([recomputed, new]))
+    latest = new.head(50).assign(f_strong=-9.0)
+    scoring.update_gold(latest)
+    scoring.run()
+
+    scores = scoring.scores().set_index("trade_id")
+    _assert_scored_once(scores.reset_index(), scoring.gold_count())
+    assert scoring.gold_count() == 700
+    # Already scored trades keep their first score; the new ones are scored on their latest rows.
+    assert (scores.loc[first.index, "score"] == first.score).all()
+    np.testing.assert_allclose(scores.loc[latest.trade_id, "score"], _expected_scores(latest, 1))
+
+
+def test_no_champion_is_one_clear_line(scoring):
+    scoring.add_gold(gold_rows(50, seed=1))
+    with pytest.raises(UserError, match="no version of model 'anomaly_detector' has the alias "
+                                        "@champion") as error:
+        scoring.run()
+    assert "\n" not in str(error.value)
+    assert not scoring.path("data/07_model_output/anomaly_scores").exists()
+
+
+def test_waits_for_a_champion_when_asked(scoring):
+    scoring.add_gold(gold_rows(50, seed=1))
+    promotion = threading.Timer(2.0, scoring.promote, args=(2,))
+    promotion.start()
+    try:
+        scoring.run(wait_for_champion_seconds=60)
+    finally:
+        promotion.cancel()
+    assert set(scoring.scores().model_version) == {"2"}
+
+
+def test_unknown_mode_is_a_user_error(spark):
+    with pytest.raises(UserError, match="inference.mode 'sometimes' is not one of availableNow"):
+        score_gold_changes(spark.range(1), {"mode": "sometimes"})
