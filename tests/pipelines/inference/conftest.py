@@ -20,6 +20,8 @@ from delta.tables import DeltaTable
 from tests.pipelines.deployment.conftest import migrated_registry, use_registry  # noqa: F401
 from tests.pipelines.deployment.contract_model import register_version, synthetic_gold
 
+from financial_mlops.registry import load_version
+
 MODEL = "anomaly_detector"
 GOLD = "data/04_feature/gold_trade_features"
 SCORES = "data/07_model_output/anomaly_scores"
@@ -86,15 +88,10 @@ class ScoringProject:
 def scoring(project, spark, model_registry) -> ScoringProject:
     """The isolated project (see tests/conftest.py) with its own copy of the registry."""
     previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    db = project.path("data/mlflow.db")
-    shutil.copy(model_registry, db)
-    uri = f"sqlite:///{db}"
-    # An absolute URI per test: MLflow caches a store per URI string, so the relative default
-    # would reach the first test's database from every later one.
-    (project.conf / "local" / "mlflow.yml").write_text(
-        f"server:\n  mlflow_tracking_uri: {uri}\n  mlflow_registry_uri: {uri}\n")
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    shutil.copy(model_registry, project.path("data/mlflow.db"))
+    mlflow.set_tracking_uri(project.mlflow_uri)
+    mlflow.set_registry_uri(project.mlflow_uri)
+    load_version.cache_clear()  # other tests' registries reuse the same version numbers
     yield ScoringProject(project, spark)
     while mlflow.active_run():
         mlflow.end_run()

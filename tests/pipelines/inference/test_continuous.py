@@ -9,6 +9,7 @@ import signal
 import threading
 import time
 
+import pytest
 import yaml
 from tests.conftest import REPO
 from tests.pipelines.inference.conftest import CHECKPOINT, gold_rows
@@ -20,6 +21,7 @@ def _one_file_per_micro_batch(scoring) -> None:
     (scoring.project.conf / "local" / "catalog_inference.yml").write_text(yaml.safe_dump(catalog))
 
 
+@pytest.mark.slow
 def test_hot_swap_then_kill_mid_batch_and_restart_scores_every_trade_once(
         scoring, continuous_stream):
     _one_file_per_micro_batch(scoring)

@@ -12,7 +12,7 @@ import pytest
 from tests.pipelines.inference.conftest import CHECKPOINT, MODEL, gold_rows
 
 from financial_mlops.errors import UserError
-from financial_mlops.pipelines.inference.nodes import SCORE_COLUMNS, score_gold_changes
+from financial_mlops.pipelines.inference.nodes import score_gold_changes
 
 
 def _expected_scores(rows, version: int) -> np.ndarray:
@@ -20,8 +20,10 @@ def _expected_scores(rows, version: int) -> np.ndarray:
     return model.predict(rows.filter(like="f_"))["score"].to_numpy()
 
 
-def _assert_scored_once(scores, gold_count: int) -> None:
-    assert len(scores) == scores.trade_id.nunique() == gold_count
+def _scored_once(scores: pd.DataFrame) -> pd.DataFrame:
+    """The scores by trade_id, after checking that no trade has two."""
+    assert scores.trade_id.is_unique
+    return scores.set_index("trade_id")
 
 
 def test_every_gold_trade_is_scored_once_and_replays_add_nothing(scoring):
@@ -31,9 +33,11 @@ def test_every_gold_trade_is_scored_once_and_replays_add_nothing(scoring):
     scoring.promote(1)
 
     scoring.run()
-    scores = scoring.scores().set_index("trade_id")
-    assert list(scores.reset_index().columns) == list(SCORE_COLUMNS)
-    _assert_scored_once(scores.reset_index(), 1000)
+    raw = scoring.scores()
+    assert list(raw.columns) == [
+        "trade_id", "symbol", "event_time", "score", "is_anomaly", "model_version", "scored_at"]
+    scores = _scored_once(raw)
+    assert len(scores) == 1000
     assert set(scores.model_version) == {"1"}
     assert scores.is_anomaly.isin([0, 1]).all() and scores.is_anomaly.sum() > 0
     gold = pd.concat([first, second])
@@ -41,12 +45,13 @@ def test_every_gold_trade_is_scored_once_and_replays_add_nothing(scoring):
 
     # The same input again, then with the checkpoint lost (every batch replayed): nothing added,
     # every trade keeps its first score.
-    scoring.run()
-    shutil.rmtree(scoring.path(CHECKPOINT))
-    scoring.run()
-    again = scoring.scores().set_index("trade_id")
-    _assert_scored_once(again.reset_index(), 1000)
-    assert (again.scored_at == scores.loc[again.index, "scored_at"]).all()
+    for replay in ("re-run", "lost checkpoint"):
+        if replay == "lost checkpoint":
+            shutil.rmtree(scoring.path(CHECKPOINT))
+        scoring.run()
+        again = _scored_once(scoring.scores())
+        assert len(again) == 1000, replay
+        assert (again.scored_at == scores.loc[again.index, "scored_at"]).all(), replay
 
 
 def test_recomputed_gold_rows_do_not_stop_the_stream_nor_double_scores(scoring):
@@ -64,9 +69,8 @@ def test_recomputed_gold_rows_do_not_stop_the_stream_nor_double_scores(scoring):
     scoring.update_gold(latest)
     scoring.run()
 
-    scores = scoring.scores().set_index("trade_id")
-    _assert_scored_once(scores.reset_index(), scoring.gold_count())
-    assert scoring.gold_count() == 700
+    scores = _scored_once(scoring.scores())
+    assert len(scores) == scoring.gold_count() == 700
     # Already scored trades keep their first score; the new ones are scored on their latest rows.
     assert (scores.loc[first.index, "score"] == first.score).all()
     np.testing.assert_allclose(scores.loc[latest.trade_id, "score"], _expected_scores(latest, 1))

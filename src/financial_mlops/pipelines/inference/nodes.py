@@ -24,8 +24,6 @@ from financial_mlops.errors import UserError
 from financial_mlops.registry import alias_version, load_version
 
 MODES = ("availableNow", "continuous")
-SCORE_COLUMNS = ("trade_id", "symbol", "event_time", "score", "is_anomaly", "model_version",
-                 "scored_at")
 _PREDICTION = "score double, is_anomaly int"
 _POLL_SECONDS = 5.0
 
