@@ -1,14 +1,13 @@
 """The live local demo: trades flow from the simulator to anomaly scores while you watch.
 
-    python -m financial_mlops.demo [--interval 5] [--trades 2000] [--cycles N]
+    python -m financial_mlops.demo [--interval 5] [--trades 2000] [--cycles N] [--verbose]
 
 Run from the project folder (env ``local``). Every cycle runs the project's own pipelines in a
-KedroSession:
-``ingestion`` (simulator -> landing file -> bronze) and ``features`` (silver, gold), then
-``inference`` (the new gold rows scored by the live @champion); it then prints the anomalies
-flagged since the previous cycle, with the simulator's ground truth, and how long the cycle's
-trades took from landing to their scores. Without a champion yet, the first run trains and
-promotes one (``retraining``). Ctrl-C stops after the current cycle; a second Ctrl-C at once.
+KedroSession: ``ingestion`` (simulator -> landing file -> bronze) and ``features`` (silver,
+gold), then ``inference`` (the new gold rows scored by the live @champion); it then prints the
+anomalies flagged since the previous cycle, with the simulator's ground truth, and how long the
+cycle's trades took from landing to their scores. Without a champion yet, the first run trains
+and promotes one (``retraining``). Ctrl-C stops after the current cycle; a second Ctrl-C at once.
 """
 
 from __future__ import annotations
@@ -166,16 +165,10 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
-    project = Path.cwd()
-    bootstrap_project(project)
-    if not args.verbose:
-        for name in _QUIET:
-            logging.getLogger(name).setLevel(logging.WARNING)
     stop = _StopOnCtrlC()
     stop.arm()
     try:
-        demo = LiveDemo(project, args.trades)
-        demo.ensure_champion(args.bootstrap_trades)
+        demo = _start(Path.cwd(), args)
         print(f"Live: {args.trades} simulated trades every {args.interval:g} s. Ctrl-C to stop.",
               flush=True)
         while not stop.requested.is_set() and (not args.cycles or demo.cycles < args.cycles):
@@ -186,10 +179,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("Stopped.", flush=True)
-        return 0
+        pass
     print("Stopped.", flush=True)
     return 0
+
+
+def _start(project: Path, args: argparse.Namespace) -> LiveDemo:
+    if not (project / "pyproject.toml").is_file():
+        raise UserError(f"{project} is not the project folder: run the demo where pyproject.toml "
+                        "is")
+    bootstrap_project(project)
+    if not args.verbose:
+        for name in _QUIET:
+            logging.getLogger(name).setLevel(logging.WARNING)
+    demo = LiveDemo(project, args.trades)
+    demo.ensure_champion(args.bootstrap_trades)
+    return demo
 
 
 if __name__ == "__main__":
