@@ -25,8 +25,10 @@ from pyspark.sql import SparkSession
 import financial_mlops
 from financial_mlops.datasets.landing import read_landing
 from financial_mlops.features import (
+    accepted_rows,
     checked_trades,
     deduplicate,
+    flag_broken,
     passes_all,
     rejected_rows,
     silver_rules,
@@ -82,7 +84,7 @@ def silver_candidates():
 
 @dp.materialized_view(name="silver_trades", comment="Valid trades, one row per trade_id.")
 def silver_trades():
-    return deduplicate(spark.read.table("silver_candidates"))[0]
+    return accepted_rows(deduplicate(flag_broken(spark.read.table("silver_candidates"), RULES)))
 
 
 @dp.materialized_view(
@@ -90,10 +92,7 @@ def silver_trades():
     comment="Every rejected bronze row with the names of the rules it broke.",
 )
 def silver_trades_quarantine():
-    broken = rejected_rows(checked_trades(spark.read.table("bronze_trades_feed"), RULES))
-    # Both sides have the quarantine columns in order; Spark Connect would analyse a
-    # unionByName eagerly, before the upstream tables exist.
-    return broken.union(deduplicate(spark.read.table("silver_candidates"))[1])
+    return rejected_rows(deduplicate(checked_trades(spark.read.table("bronze_trades_feed"), RULES)))
 
 
 @dp.temporary_view(name="silver_trades_feed")

@@ -75,7 +75,8 @@ def trade_features(trades: DataFrame, gold: Mapping[str, Any]) -> DataFrame:
 def _history_aggregates(trades: DataFrame, windows: list[int], recent: int,
                         cross: int) -> DataFrame:
     """Every window aggregate the features use, each computed once, as ``_*`` columns."""
-    in_order = Window.partitionBy("symbol").orderBy("event_time", "trade_id")
+    # `_t` (event time in microseconds) first in both orders: one sort serves both.
+    in_order = Window.partitionBy("symbol").orderBy("_t", "trade_id")
     by_time = Window.partitionBy("symbol").orderBy("_t")
     by_venue_time = Window.partitionBy("symbol", "exchange").orderBy("_t")
     price, volume = F.col("price"), F.col("volume")

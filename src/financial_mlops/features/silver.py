@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 from financial_mlops.pipelines.ingestion.nodes import TRADE_FIELDS
 
 BRONZE_COLUMNS = (*TRADE_FIELDS, "_raw_record", "_source_file", "_ingested_at")
+_TYPED_COLUMNS = (*BRONZE_COLUMNS, "event_time", "_record_id")
 SILVER_COLUMNS = (
     "trade_id", "symbol", "exchange", "event_time", "price", "volume",
     "_source_file", "_ingested_at", "_record_id",
@@ -29,6 +30,8 @@ DUPLICATE_IDENTICAL = "duplicate_identical"
 DUPLICATE_CONFLICTING = "duplicate_conflicting"
 # What makes two deliveries of one trade_id the same trade.
 _CONTENT = ("symbol", "exchange", "event_time", "price", "volume")
+_STORED = ("struct<_record_id: string, symbol: string, exchange: string, event_time: timestamp, "
+           "price: double, volume: double>")
 
 _SYMBOL = "^[A-Z0-9]{1,12}([./-][A-Z0-9]{1,12})?$"  # AAPL, BRK.B, BTC-USD, BTCUSDT
 _EXCHANGE = "^[A-Z0-9_]{1,16}$"  # MIC codes (XNAS) and venue names (BINANCE)
@@ -87,15 +90,14 @@ def _record_text() -> Column:
 
 def typed_trades(bronze: DataFrame) -> DataFrame:
     """Bronze rows plus ``event_time`` (the timestamp parsed; null unless it is an ISO-8601 date
-    and time) and ``_record_id``, the identity of the bronze row: a digest of its lineage and
-    content, plus an ordinal that tells exact copies within one ingestion batch apart. Bronze has
-    no row key, and the id makes re-processing a batch after a crash idempotent."""
+    and time) and ``_record_id``, the identity of the bronze row: a 96-bit digest of all its
+    columns (lineage and content), plus an ordinal that tells exact copies within one ingestion
+    batch apart. Bronze has no row key; the id makes re-processing a batch idempotent."""
     stamp = F.trim("timestamp")
-    digest = F.sha2(
-        F.concat_ws("|", "_source_file", F.unix_micros("_ingested_at").cast("string"),
-                    _record_text()),
-        256,
-    )
+    # Spark's hashes skip nulls, so each column's null flag is hashed too: (null, "x") and
+    # ("x", null) must differ.
+    columns = [*BRONZE_COLUMNS, *(F.isnull(c) for c in BRONZE_COLUMNS)]
+    digest = F.concat_ws("-", F.xxhash64(*columns), F.hash(*columns))
     copies = Window.partitionBy("trade_id").orderBy("_digest")
     ordinal = F.row_number().over(copies) - F.rank().over(copies)
     # `select`, not `drop`: Spark Connect analyses a `drop` eagerly, before a declarative
@@ -105,64 +107,70 @@ def typed_trades(bronze: DataFrame) -> DataFrame:
         F.when(stamp.rlike(_DATE_AND_TIME), F.try_to_timestamp(stamp)).alias("event_time"),
         digest.alias("_digest"),
     ).select(
-        *BRONZE_COLUMNS, "event_time",
+        *_TYPED_COLUMNS[:-1],
         F.concat_ws(":", "_digest", ordinal.cast("string")).alias("_record_id"),
     )
 
 
-def checked_trades(bronze: DataFrame, rules: Mapping[str, str]) -> DataFrame:
-    """``typed_trades`` plus ``broken_rules``: the names of the rules the row breaks. A line
-    that is not a JSON object at all breaks ``record_parsed`` only, rather than also every
+def flag_broken(typed: DataFrame, rules: Mapping[str, str]) -> DataFrame:
+    """Typed rows plus ``broken_rules``: the names of the rules the row breaks. A line that is
+    not a JSON object at all breaks ``record_parsed`` only, rather than also every
     ``*_present`` rule."""
     broken = [F.when(~F.expr(condition), F.lit(name)) for name, condition in rules.items()]
     no_field = F.coalesce(*(F.col(field).cast("string") for field in TRADE_FIELDS)).isNull()
     not_an_object = F.col("_raw_record").isNotNull() & no_field
-    return typed_trades(bronze).withColumn(
-        "broken_rules",
-        F.when(not_an_object, F.array(F.lit(RECORD_PARSED))).otherwise(
-            F.filter(F.array(*broken), lambda name: name.isNotNull())),
+    return typed.select(
+        *_TYPED_COLUMNS,
+        F.when(passes_all(rules), F.array().cast("array<string>"))  # most rows: no list to build
+        .when(not_an_object, F.array(F.lit(RECORD_PARSED)))
+        .otherwise(F.filter(F.array(*broken), lambda name: name.isNotNull()))
+        .alias("broken_rules"),
     )
+
+
+def checked_trades(bronze: DataFrame, rules: Mapping[str, str]) -> DataFrame:
+    """Bronze rows typed and flagged."""
+    return flag_broken(typed_trades(bronze), rules)
+
+
+def deduplicate(checked: DataFrame, existing: DataFrame | None = None) -> DataFrame:
+    """Checked rows with the later copies of a trade flagged as duplicates.
+
+    Per ``trade_id``, the valid row already in ``existing`` silver, else the first valid row
+    delivered (earliest ``_ingested_at``, then source file and record id), is kept; every later
+    valid copy breaks ``duplicate_identical`` or ``duplicate_conflicting``. A row that *is* the
+    stored one (same ``_record_id``: its batch is being re-processed) is dropped: it is in
+    silver already. ``existing`` needs only the silver rows of the batch's trade ids; it is
+    broadcast, so the rows keep ``typed_trades``' partitioning by ``trade_id`` (one shuffle).
+    """
+    valid = F.size("broken_rules") == 0
+    order = Window.partitionBy("trade_id").orderBy(
+        F.when(valid, 0).otherwise(1), "_ingested_at", "_source_file", "_record_id")
+    rows = checked.withColumn("_stored", F.lit(None).cast(_STORED))
+    if existing is not None:
+        stored = existing.select("trade_id", F.struct("_record_id", *_CONTENT).alias("_stored"))
+        rows = checked.join(F.broadcast(stored), "trade_id", "left")
+    kept = F.coalesce("_stored", F.first(F.struct("_record_id", *_CONTENT)).over(order))
+    is_kept = F.col("_record_id") == kept["_record_id"]
+    same = F.struct(*_CONTENT) == F.struct(*(kept[c] for c in _CONTENT))
+    reason = F.when(same, DUPLICATE_IDENTICAL).otherwise(DUPLICATE_CONFLICTING)
+    flagged = rows.select(
+        *_TYPED_COLUMNS,
+        F.when(valid & ~is_kept, F.array(reason)).otherwise(F.col("broken_rules"))
+        .alias("broken_rules"),
+        (valid & is_kept & F.col("_stored").isNotNull()).alias("_in_silver"),
+    )
+    return flagged.filter(~F.col("_in_silver")).select(*_TYPED_COLUMNS, "broken_rules")
+
+
+def accepted_rows(checked: DataFrame) -> DataFrame:
+    """Silver rows: the checked rows that break no rule."""
+    return checked.filter(F.size("broken_rules") == 0).select(*SILVER_COLUMNS)
 
 
 def rejected_rows(checked: DataFrame) -> DataFrame:
-    """Quarantine rows for the checked rows that break at least one rule."""
-    return _as_quarantine(checked.filter(F.size("broken_rules") > 0))
-
-
-def _as_quarantine(rows: DataFrame) -> DataFrame:
-    return rows.select(
+    """Quarantine rows: the checked rows that break at least one rule."""
+    return checked.filter(F.size("broken_rules") > 0).select(
         *TRADE_FIELDS, "broken_rules", _record_text().alias("raw_record"),
         "_source_file", "_ingested_at", "_record_id",
     )
-
-
-def deduplicate(valid: DataFrame, existing: DataFrame | None = None) -> tuple[DataFrame, DataFrame]:
-    """Split valid typed rows into (new silver rows, quarantine rows of later copies).
-
-    Per ``trade_id`` the row already in ``existing`` silver, else the first delivered (earliest
-    ``_ingested_at``, then source file and record id), is kept; every later copy is quarantined as
-    identical or conflicting. A row that *is* the kept one (same ``_record_id``: its batch is
-    being re-processed) is neither new nor a duplicate.
-    """
-    candidates = valid.select(
-        *SILVER_COLUMNS, "timestamp", "_raw_record", F.lit(False).alias("_in_silver"))
-    if existing is not None:
-        known = existing.join(valid.select("trade_id"), "trade_id", "left_semi").select(
-            *SILVER_COLUMNS,
-            F.lit(None).cast("string").alias("timestamp"),
-            F.lit(None).cast("string").alias("_raw_record"),
-            F.lit(True).alias("_in_silver"),
-        )
-        candidates = candidates.unionByName(known)
-    order = Window.partitionBy("trade_id").orderBy(
-        F.desc("_in_silver"), "_ingested_at", "_source_file", "_record_id")
-    ranked = (
-        candidates.withColumn("_rank", F.row_number().over(order))
-        .withColumn("_kept", F.first(F.struct("_record_id", *_CONTENT)).over(order))
-    )
-    new_silver = ranked.filter((F.col("_rank") == 1) & ~F.col("_in_silver")).select(*SILVER_COLUMNS)
-    later = ranked.filter(
-        (F.col("_rank") > 1) & (F.col("_record_id") != F.col("_kept._record_id")))
-    same = F.struct(*_CONTENT) == F.struct(*(F.col(f"_kept.{c}") for c in _CONTENT))
-    reason = F.when(same, DUPLICATE_IDENTICAL).otherwise(DUPLICATE_CONFLICTING)
-    return new_silver, _as_quarantine(later.withColumn("broken_rules", F.array(reason)))

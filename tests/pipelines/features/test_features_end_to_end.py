@@ -6,6 +6,8 @@ import math
 
 from pyspark.sql import functions as F
 
+from financial_mlops.pipeline_registry import register_pipelines
+
 BRONZE = "data/02_intermediate/bronze_trades"
 SILVER = "data/03_primary/silver_trades"
 QUARANTINE = "data/03_primary/silver_trades_quarantine"
@@ -33,3 +35,12 @@ def test_ingestion_then_features_accounts_for_every_trade(project, read_delta):
     row = gold.select(*(F.sum(F.abs(c)).alias(c) for c in features)).first()
     assert all(math.isfinite(row[c]) for c in features)
     assert gold.filter(" OR ".join(f"{c} IS NULL OR isnan({c})" for c in features)).count() == 0
+
+
+def test_the_whole_flow_runs_features_between_ingestion_and_training(project):
+    flow = register_pipelines()["__default__"]
+    assert {"split_bronze_into_silver_and_quarantine", "build_gold_features"} <= {
+        node.name for node in flow.nodes}
+    # Bronze comes from ingestion and gold goes on to the tournament, within the same flow.
+    assert "bronze_trades" in flow.all_outputs()
+    assert "gold_trade_features" in flow.all_inputs()

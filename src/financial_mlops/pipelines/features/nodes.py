@@ -14,10 +14,9 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from financial_mlops.features import (
-    SILVER_COLUMNS,
+    accepted_rows,
     checked_trades,
     deduplicate,
-    passes_all,
     rejected_rows,
     silver_rules,
     trade_features,
@@ -46,27 +45,26 @@ def split_silver(
     (each row lands in exactly one of them, or is recognised as already in silver when its batch
     is re-processed), and the watermark that marks them done, saved only once gold is written.
 
-    The batch is checked once and kept (``localCheckpoint``): both outputs and the watermark
-    come from that one snapshot of bronze, however much is ingested meanwhile.
+    The batch is read once and kept (``localCheckpoint``): both outputs and the watermark come
+    from that one snapshot of bronze, however much is ingested meanwhile.
     """
-    rules = silver_rules(features["rules"])
     since = watermark.get(WATERMARK)
-    checked = checked_trades(bronze.filter(_after("_ingested_at", since)), rules).localCheckpoint()
-    bounds = checked.agg(F.max(F.unix_micros("_ingested_at")).alias("until"),
-                         F.min("trade_id").alias("low"), F.max("trade_id").alias("high")).first()
-    if bounds["until"] is None:
-        return checked.select(*SILVER_COLUMNS), rejected_rows(checked), dict(watermark)
+    batch = bronze.filter(_after("_ingested_at", since)).localCheckpoint()
+    bounds = batch.agg(F.max(F.unix_micros("_ingested_at")).alias("until"),
+                       F.min("trade_id").alias("low"), F.max("trade_id").alias("high")).first()
     # Silver is read once, for the rows sharing a trade_id with the batch. The id range is
     # redundant with the join but lets Delta skip files when ids grow with time.
     known = (
         silver.filter(F.col("trade_id").between(bounds["low"], bounds["high"]))
-        .join(checked.select("trade_id"), "trade_id", "left_semi")
+        .join(batch.select("trade_id"), "trade_id", "left_semi")
         .localCheckpoint()
     )
-    new_silver, duplicates = deduplicate(checked.filter(passes_all(rules)), known)
-    quarantine = rejected_rows(checked).unionByName(duplicates)
-    return (_in_time_order(new_silver).localCheckpoint(), quarantine,
-            {**watermark, WATERMARK: bounds["until"]})
+    checked = deduplicate(checked_trades(batch, silver_rules(features["rules"])), known)
+    checked = checked.localCheckpoint()  # both outputs read it, each MERGE twice
+    pending = dict(watermark) if bounds["until"] is None else {
+        **watermark, WATERMARK: bounds["until"]}
+    return (_in_time_order(accepted_rows(checked)).localCheckpoint(), rejected_rows(checked),
+            pending)
 
 
 def build_gold(
@@ -105,9 +103,11 @@ def build_gold(
 
 
 def _in_time_order(rows: DataFrame) -> DataFrame:
-    """Rows laid out by event time, so that each file written covers a short stretch of time
-    and a MERGE of recent rows (``matches_since``) skips the older files."""
-    return rows.repartitionByRange("event_time").sortWithinPartitions("event_time")
+    """Rows in event-time order within each partition, so that each file written (at most
+    ``maxRecordsPerFile`` rows) covers a stretch of time and a MERGE of recent rows
+    (``matches_since``) skips the older files. A local sort: a range partitioning would have
+    to compute its input twice, once to sample it."""
+    return rows.sortWithinPartitions("event_time")
 
 
 def _recompute_frame(silver: DataFrame, starts: DataFrame, symbols: set[str], earliest: int,
