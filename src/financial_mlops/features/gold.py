@@ -36,7 +36,9 @@ def trade_features(trades: DataFrame, gold: Mapping[str, Any]) -> DataFrame:
     """
     windows = sorted({int(n) for n in gold["windows"]})
     recent = int(gold["recent_seconds"])
-    history = _history_aggregates(trades, windows, recent, int(gold["cross_exchange_seconds"]))
+    # Symbols differ a lot in size: spread over more tasks than cores, they keep all cores busy.
+    by_symbol = trades.repartition(int(gold["partitions"]), "symbol")
+    history = _history_aggregates(by_symbol, windows, recent, int(gold["cross_exchange_seconds"]))
     price, volume, t = F.col("price"), F.col("volume"), F.col("_t")
 
     features: dict[str, tuple[Column, Column | float]] = {

@@ -146,8 +146,9 @@ def deduplicate(checked: DataFrame, existing: DataFrame | None = None) -> DataFr
     valid = F.size("broken_rules") == 0
     order = Window.partitionBy("trade_id").orderBy(
         F.when(valid, 0).otherwise(1), "_ingested_at", "_source_file", "_record_id")
-    rows = checked.withColumn("_stored", F.lit(None).cast(_STORED))
-    if existing is not None:
+    if existing is None:
+        rows = checked.withColumn("_stored", F.lit(None).cast(_STORED))
+    else:
         stored = existing.select("trade_id", F.struct("_record_id", *_CONTENT).alias("_stored"))
         rows = checked.join(F.broadcast(stored), "trade_id", "left")
     kept = F.coalesce("_stored", F.first(F.struct("_record_id", *_CONTENT)).over(order))
