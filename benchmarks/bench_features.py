@@ -87,6 +87,7 @@ class Project:
             for key in ("path", "filepath"):
                 if key in entry and not entry[key].startswith(str(root)):
                     entry[key] = str(root / entry[key])
+        self.gold_save_args = config["gold_trade_features"]["save_args"]
         self.catalog = DataCatalog.from_config(config)
         self.catalog["bronze_trades"] = self.bronze
         self.catalog["params:features"] = params
@@ -113,9 +114,9 @@ def full_build(spark, tmp: Path, size: int, params: dict) -> tuple[Project, Mark
     assert silver.count() == size, silver.count()
     print(f"{size:>9,} trades  features pipeline, bronze -> silver + quarantine -> gold: "
           f"{watch.rate(size)}")
+    gold = DeltaDataset(path=str(tmp / f"gold_{size}"), save_args=project.gold_save_args)
     with Stopwatch(spark) as watch:
-        trade_features(silver, params["gold"]).write.format("delta").save(
-            str(tmp / f"gold_{size}"))
+        gold.save(trade_features(silver, params["gold"]))
     print(f"{size:>9,} trades  gold alone, silver -> gold Delta (target >= 100,000/s):   "
           f"{watch.rate(size)}")
     return project, market
