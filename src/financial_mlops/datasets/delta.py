@@ -67,7 +67,10 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
         ``checkpoint``, and the save waits until the available data is written; with ``merge``
         each micro-batch is merged through ``foreachBatch``. A ``MicroBatchStream`` is saved the
         same way, each micro-batch through its ``prepare`` first. A ``processingTime`` stream
-        runs until SIGINT or SIGTERM, then stops between two micro-batches and the save returns.
+        runs until SIGINT or SIGTERM, then stops between two micro-batches and the save returns;
+      - ``properties``: table properties set when the save creates the table. Delta passes them
+        to the Parquet writer too, so ``parquet.*`` keys tune the files of this table alone
+        (e.g. ``parquet.enable.dictionary: false`` for columns of distinct doubles).
     """
 
     def __init__(  # noqa: PLR0913
@@ -148,7 +151,23 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
         else:
             self._write(data, self._save_args["mode"])
 
+    def _create_if_missing(self, data: DataFrame) -> None:
+        """Create the table with ``properties`` before the first write, which then appends to it
+        (a writer option only sets properties named ``delta.*``)."""
+        properties = self._save_args.get("properties")
+        if not properties or self._exists():
+            return
+        builder = DeltaTable.createIfNotExists(self._spark()).addColumns(data.schema)
+        builder = builder.tableName(self._table) if self._table else builder.location(self._path)
+        if self._save_args.get("partition_by"):
+            builder = builder.partitionedBy(*self._save_args["partition_by"])
+        for key, value in properties.items():
+            builder = builder.property(key, str(value).lower() if isinstance(value, bool)
+                                       else str(value))
+        builder.execute()
+
     def _write(self, data: DataFrame, mode: str) -> None:
+        self._create_if_missing(data)
         writer = data.write.format("delta").mode(mode).options(**self._save_args.get("options", {}))
         if self._save_args.get("partition_by"):
             writer = writer.partitionBy(*self._save_args["partition_by"])
@@ -184,6 +203,8 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
         if "://" not in checkpoint and not checkpoint.startswith("/"):
             # The JVM resolves relative paths against its own start folder, not Python's cwd.
             checkpoint = os.path.abspath(checkpoint)
+        if not (self._save_args["mode"] == "merge" or prepare):
+            self._create_if_missing(data)
         writer: DataStreamWriter = data.writeStream.option("checkpointLocation", checkpoint)
         trigger = trigger or self._save_args.get("trigger", "availableNow")
         writer = _with_trigger(writer, trigger)
