@@ -9,7 +9,8 @@ import sys
 import pytest
 from kedro.config import OmegaConfigLoader
 
-from financial_mlops import settings, spark as spark_module
+from financial_mlops import settings
+from financial_mlops import spark as spark_module
 from tests.conftest import REPO
 
 ENVS = ("base", "local", "dev", "acc", "prd")

@@ -31,7 +31,8 @@ def _encodings(table: Path) -> dict[str, set[str]]:
 
 
 def _properties(spark, table: Path) -> dict[str, str]:
-    return {row.key: row.value for row in spark.sql(f"SHOW TBLPROPERTIES delta.`{table}`").collect()}
+    rows = spark.sql(f"SHOW TBLPROPERTIES delta.`{table}`").collect()
+    return {row.key: row.value for row in rows}
 
 
 def test_properties_are_set_on_creation_and_reach_the_parquet_writer(spark, tmp_path):

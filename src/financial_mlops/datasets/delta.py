@@ -161,9 +161,8 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
         builder = builder.tableName(self._table) if self._table else builder.location(self._path)
         if self._save_args.get("partition_by"):
             builder = builder.partitionedBy(*self._save_args["partition_by"])
-        for key, value in properties.items():
-            builder = builder.property(key, str(value).lower() if isinstance(value, bool)
-                                       else str(value))
+        for key, value in table_properties(properties).items():
+            builder = builder.property(key, value)
         builder.execute()
 
     def _write(self, data: DataFrame, mode: str) -> None:
@@ -203,8 +202,6 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
         if "://" not in checkpoint and not checkpoint.startswith("/"):
             # The JVM resolves relative paths against its own start folder, not Python's cwd.
             checkpoint = os.path.abspath(checkpoint)
-        if not (self._save_args["mode"] == "merge" or prepare):
-            self._create_if_missing(data)
         writer: DataStreamWriter = data.writeStream.option("checkpointLocation", checkpoint)
         trigger = trigger or self._save_args.get("trigger", "availableNow")
         writer = _with_trigger(writer, trigger)
@@ -212,6 +209,7 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
             prepare = prepare or (lambda batch: batch)
             query = writer.foreachBatch(lambda batch, _id: self._save(prepare(batch))).start()
         else:
+            self._create_if_missing(data)
             writer = writer.format("delta").outputMode("append").options(
                 **self._save_args.get("options", {}))
             query = writer.toTable(self._table) if self._table else writer.start(self._path)
@@ -219,6 +217,13 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
             query.awaitTermination()
         else:
             _run_until_signalled(query)
+
+
+def table_properties(properties: dict[str, Any]) -> dict[str, str]:
+    """Table properties as Delta stores them: strings, booleans as ``true``/``false`` (YAML
+    gives Python booleans). Shared with the declarative pipeline's tables."""
+    return {key: str(value).lower() if isinstance(value, bool) else str(value)
+            for key, value in properties.items()}
 
 
 def _run_until_signalled(query: StreamingQuery) -> None:

@@ -23,6 +23,7 @@ from pyspark import pipelines as dp
 from pyspark.sql import SparkSession
 
 import financial_mlops
+from financial_mlops.datasets.delta import table_properties
 from financial_mlops.datasets.landing import read_landing
 from financial_mlops.features import (
     accepted_rows,
@@ -46,6 +47,13 @@ _config = OmegaConfigLoader(
 )
 FEATURES = _config["parameters"]["features"]
 RULES = silver_rules(FEATURES["rules"])
+_CATALOG = _config["catalog"]
+
+
+def _properties(name: str) -> dict[str, str]:
+    """The table properties the catalog gives the Kedro path's table of the same name (gold's
+    change data feed, Parquet settings), so both paths create their tables alike."""
+    return table_properties(_CATALOG[name].get("save_args", {}).get("properties", {}))
 
 
 def _drop_rows_breaking_rules(define):
@@ -82,7 +90,8 @@ def silver_candidates():
     return typed_trades(spark.read.table("bronze_trades_feed"))
 
 
-@dp.materialized_view(name="silver_trades", comment="Valid trades, one row per trade_id.")
+@dp.materialized_view(name="silver_trades", comment="Valid trades, one row per trade_id.",
+                      table_properties=_properties("silver_trades"))
 def silver_trades():
     return accepted_rows(deduplicate(flag_broken(spark.read.table("silver_candidates"), RULES)))
 
@@ -100,6 +109,7 @@ def silver_trades_feed():
     return spark.read.table("silver_trades")
 
 
-@dp.materialized_view(name="gold_trade_features", comment="Per-trade model features (f_*).")
+@dp.materialized_view(name="gold_trade_features", comment="Per-trade model features (f_*).",
+                      table_properties=_properties("gold_trade_features"))
 def gold_trade_features():
     return trade_features(spark.read.table("silver_trades_feed"), FEATURES["gold"])
