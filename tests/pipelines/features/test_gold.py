@@ -47,6 +47,24 @@ def test_flat_prices_give_finite_features_and_a_jump_still_shows(spark, features
     assert first.f_price_mean_20 == 100.0 and first.f_size_rank_20 == 0.5
 
 
+def test_size_rank_is_the_mid_rank_among_the_previous_trades_ties_counting_half(
+        spark, features_params):
+    volumes = [300, 100, 200, 200, 500, 100, 200, 50, 900, 200] * 3
+    lines = [trade_line(f"V{i:03d}", price=100.0 + i, volume=float(v),
+                        timestamp=f"2026-01-05T14:30:{i:02d}.000Z")
+             for i, v in enumerate(volumes)]
+    gold = trade_features(_silver_like(spark, lines), features_params["gold"]).toPandas()
+    ranks = gold.sort_values("trade_id").f_size_rank_20.tolist()
+    n = 20
+    expected = [0.5] + [
+        sum(1.0 if p < v else 0.5 if p == v else 0.0 for p in volumes[max(0, i - n):i])
+        / len(volumes[max(0, i - n):i])
+        for i, v in enumerate(volumes) if i
+    ]
+    assert ranks == pytest.approx(expected)
+    assert ranks[3] == 0.5 and ranks[4] == 1.0  # 200 after 300, 100, 200; then 500
+
+
 def _deliveries(n: int = 2400) -> list[pd.DataFrame]:
     """Two deliveries: the first part of a market; then the rest with some of the first part's
     trades arriving late, plus trades three days later, of a symbol never seen before too."""

@@ -105,8 +105,8 @@ def build_gold(
 def _in_time_order(rows: DataFrame) -> DataFrame:
     """Rows in event-time order within each partition, so that each file written (at most
     ``maxRecordsPerFile`` rows) covers a stretch of time and a MERGE of recent rows
-    (``matches_since``) skips the older files. A local sort: a range partitioning would have
-    to compute its input twice, once to sample it."""
+    (``matches_since``) skips the older files. A local sort, within the tasks that computed
+    the features: no second shuffle."""
     return rows.sortWithinPartitions("event_time")
 
 
