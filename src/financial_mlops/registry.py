@@ -39,10 +39,15 @@ def model_uri(name: str, version: str | int) -> str:
     return f"models:/{name}/{version}"
 
 
-@lru_cache(maxsize=4)
 def load_version(name: str, version: str) -> mlflow.pyfunc.PyFuncModel:
-    """Load a model version once per process: versions are immutable, aliases are not, so
-    callers resolve the alias each time and hit this cache while it is unchanged."""
+    """Load a model version once per process and registry: versions are immutable, aliases are
+    not, so callers resolve the alias each time and hit this cache while it is unchanged."""
+    return _load_version(mlflow.get_registry_uri(), name, version)
+
+
+@lru_cache(maxsize=4)
+def _load_version(registry_uri: str, name: str, version: str) -> mlflow.pyfunc.PyFuncModel:
+    """Keyed by registry too: another registry's version 1 of the same name is another model."""
     return mlflow.pyfunc.load_model(model_uri(name, version))
 
 

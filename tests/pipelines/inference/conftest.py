@@ -20,8 +20,6 @@ from delta.tables import DeltaTable
 from tests.pipelines.deployment.conftest import migrated_registry, use_registry  # noqa: F401
 from tests.pipelines.deployment.contract_model import register_version, synthetic_gold
 
-from financial_mlops.registry import load_version
-
 MODEL = "anomaly_detector"
 GOLD = "data/04_feature/gold_trade_features"
 SCORES = "data/07_model_output/anomaly_scores"
@@ -91,7 +89,6 @@ def scoring(project, spark, model_registry) -> ScoringProject:
     shutil.copy(model_registry, project.path("data/mlflow.db"))
     mlflow.set_tracking_uri(project.mlflow_uri)
     mlflow.set_registry_uri(project.mlflow_uri)
-    load_version.cache_clear()  # other tests' registries reuse the same version numbers
     yield ScoringProject(project, spark)
     while mlflow.active_run():
         mlflow.end_run()

@@ -9,10 +9,13 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from tests.pipelines.deployment.conftest import use_registry
+from tests.pipelines.deployment.contract_model import register_version, synthetic_gold
 from tests.pipelines.inference.conftest import CHECKPOINT, MODEL, gold_rows
 
 from financial_mlops.errors import UserError
 from financial_mlops.pipelines.inference.nodes import score_gold_changes
+from financial_mlops.registry import load_version
 
 
 def _expected_scores(rows, version: int) -> np.ndarray:
@@ -99,3 +102,13 @@ def test_waits_for_a_champion_when_asked(scoring):
 def test_unknown_mode_is_a_user_error(spark):
     with pytest.raises(UserError, match="inference.mode 'sometimes' is not one of availableNow"):
         score_gold_changes(spark.range(1), {"mode": "sometimes"})
+
+
+def test_a_version_is_loaded_from_the_registry_in_use(scoring, migrated_registry, tmp_path):
+    first = load_version(MODEL, "1")
+    assert load_version(MODEL, "1") is first  # loaded once
+    # Another registry (another env, a test's copy) has its own version 1 of the same name.
+    use_registry(migrated_registry, tmp_path / "other.db", tmp_path / "other_artifacts")
+    other = register_version(MODEL, *synthetic_gold(), feature="f_medium")
+    assert str(other.version) == "1"
+    assert load_version(MODEL, "1").metadata.run_id == other.run_id != first.metadata.run_id
