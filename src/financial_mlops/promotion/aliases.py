@@ -4,23 +4,28 @@ MLflow has no atomic multi-alias update and no compare-and-set on an alias, so e
 happens under a lock: a registered model named ``<model>_promotion_lock`` that exists only while
 a deployment moves aliases. Creating a registered model is atomic in every registry (a second
 create fails with RESOURCE_ALREADY_EXISTS), on the local SQLite one and in Unity Catalog alike.
-Under the lock the champion is read again and the move stops if it changed since the decision
-began. ``previous_champion`` is set before ``champion``. Versions are never deleted (that would
-drop their aliases); a move only sets or removes aliases.
+A lock older than the longest a change can take was left by a deployment that died and is
+taken over. Under the lock the champion is read again and the move stops if it changed since
+the decision began. ``previous_champion`` is set before ``champion``. Versions are never deleted
+(that would drop their aliases); a move only sets or removes aliases.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from financial_mlops.errors import UserError
 from financial_mlops.registry import CHAMPION, PREVIOUS_CHAMPION, alias_version
+
+log = logging.getLogger(__name__)
 
 HISTORY_TAG = "champion_history"
 # Unity Catalog tag values hold at most 1000 characters: the newest entries that fit are kept
@@ -51,9 +56,42 @@ def lock_name(name: str) -> str:
 
 
 @contextmanager
-def promotion_lock(client: MlflowClient, name: str, holder: str, since: str) -> Iterator[None]:
-    """Hold the model's promotion lock, or raise ``PromotionConflict`` naming its holder."""
+def promotion_lock(client: MlflowClient, name: str, holder: str, since: str,
+                   expires_after: timedelta) -> Iterator[None]:
+    """Hold the model's promotion lock, or raise ``PromotionConflict`` naming its holder.
+
+    A lock taken more than ``expires_after`` before ``since`` is taken over: its deployment
+    died (a change holds the lock for seconds). Right before deleting it, the lock is read
+    again, so a lock just taken over by another deployment stays with that one.
+    """
     lock = lock_name(name)
+    taken = _create_lock(client, lock, name, holder, since)
+    if not taken:
+        held = _lock_tags(client, lock)
+        if held is not None and _expired(held, since, expires_after):
+            log.warning("Taking over the promotion lock of %s from run %s, held since %s: "
+                        "expired, its deployment died", name, held.get("holder"),
+                        held.get("since"))
+            if _lock_tags(client, lock) == held:
+                client.delete_registered_model(lock)
+            taken = _create_lock(client, lock, name, holder, since)
+    if not taken:
+        held = _lock_tags(client, lock)
+        holder_text = ("released meanwhile" if held is None
+                       else f"run {held.get('holder')} since {held.get('since')}")
+        minutes = round(expires_after.total_seconds() / 60)
+        raise PromotionConflict(
+            f"another deployment holds the promotion lock of {name} ({holder_text}): nothing "
+            f"changed; the lock expires {minutes} min after it was taken (or delete the "
+            f"registered model {lock} if no deployment is running)")
+    try:
+        yield
+    finally:
+        client.delete_registered_model(lock)
+
+
+def _create_lock(client: MlflowClient, lock: str, name: str, holder: str, since: str) -> bool:
+    """Create the lock model; False when it exists already (creation is atomic)."""
     try:
         client.create_registered_model(
             lock, tags={"holder": holder, "since": since},
@@ -61,22 +99,24 @@ def promotion_lock(client: MlflowClient, name: str, holder: str, since: str) -> 
     except MlflowException as error:
         if error.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
-        raise PromotionConflict(
-            f"another deployment holds the promotion lock of {name} ({_holder(client, lock)}): "
-            f"nothing changed; if no deployment is running, delete the registered model {lock} "
-            "and run again") from None
-    try:
-        yield
-    finally:
-        client.delete_registered_model(lock)
+        return False
+    return True
 
 
-def _holder(client: MlflowClient, lock: str) -> str:
+def _lock_tags(client: MlflowClient, lock: str) -> dict[str, str] | None:
     try:
-        tags = client.get_registered_model(lock).tags
+        return dict(client.get_registered_model(lock).tags)
     except MlflowException:
-        return "released meanwhile"
-    return f"run {tags.get('holder')} since {tags.get('since')}"
+        return None
+
+
+def _expired(held: dict[str, str], now: str, expires_after: timedelta) -> bool:
+    """True when the lock was taken more than ``expires_after`` before ``now``; a lock whose
+    time cannot be read never expires (it is left to a person)."""
+    try:
+        return datetime.fromisoformat(now) - datetime.fromisoformat(held["since"]) > expires_after
+    except (KeyError, TypeError, ValueError):
+        return False
 
 
 def move_champion(client: MlflowClient, name: str, *, expected: AliasState, target: AliasState,

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
@@ -25,10 +29,11 @@ def _history_entry(action: str, state: AliasState, run_id: str, at: str) -> dict
 
 
 def change_champion(client: MlflowClient, name: str, *, before: AliasState, target: AliasState,
-                    action: str, run_id: str, rows: pd.DataFrame, max_latency_seconds: float
+                    action: str, run_id: str, rows: pd.DataFrame, validation: Mapping[str, Any]
                     ) -> dict:
     """Under the promotion lock: move the aliases from ``before`` to ``target``, tag the new
-    champion, validate it on ``rows``, and restore ``before`` if validation fails.
+    champion, validate it on ``rows`` (``validation`` parameters), and restore ``before`` if
+    validation fails.
 
     Returns the change record; its ``status`` is ``action`` when the change holds, ``reverted``
     after a failed validation and ``conflict`` when another deployment moved first (then nothing
@@ -38,14 +43,15 @@ def change_champion(client: MlflowClient, name: str, *, before: AliasState, targ
     record = {"model": name, "action": action, "run_id": run_id, "at": at,
               "before": before.as_dict(), "target": target.as_dict(), "validation": None}
     try:
-        with promotion_lock(client, name, holder=run_id, since=at):
+        expires = timedelta(minutes=float(validation["lock_expires_minutes"]))
+        with promotion_lock(client, name, holder=run_id, since=at, expires_after=expires):
             move_champion(client, name, expected=before, target=target,
                           entry=_history_entry(action, target, run_id, at))
             for key, value in (("promoted_at", at), ("promotion_run_id", run_id),
                                ("promoted_git_sha", git_sha())):
                 client.set_model_version_tag(name, target.champion, key, value)
             record["validation"] = validate_champion(
-                client, name, target.champion, rows, max_latency_seconds,
+                client, name, target.champion, rows, validation["max_latency_seconds"],
                 check_rollback_path=action != ROLLED_BACK)
             if not record["validation"]["passed"]:
                 move_champion(client, name, expected=target, target=before,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime, timedelta
 
 import mlflow
 import pytest
@@ -167,8 +168,29 @@ def test_a_held_promotion_lock_is_a_conflict_and_stays_with_its_holder(
 
     assert change["status"] == "conflict"
     assert "holds the promotion lock of anomaly_detector (run run-42 since noon)" in change["error"]
+    assert "expires 30 min after it was taken" in change["error"]
     assert read_aliases(client, MODEL).champion is None
     assert client.get_registered_model(lock_name(MODEL)).tags["holder"] == "run-42"
+
+
+@pytest.mark.parametrize(("age_minutes", "taken_over"), [(29, False), (31, True)])
+def test_a_lock_older_than_its_expiry_is_taken_over(register, scoring_slice, params,
+                                                     age_minutes, taken_over):
+    version = register(feature="f_medium")
+    decision = decide_promotion(scoring_slice, params["deployment"])
+    client = MlflowClient()
+    since = datetime.now(UTC) - timedelta(minutes=age_minutes)  # lock_expires_minutes: 30
+    client.create_registered_model(lock_name(MODEL), tags={
+        "holder": "killed-run", "since": since.isoformat(timespec="seconds")})
+    change = apply_promotion(decision, scoring_slice, params["validation"])
+
+    if taken_over:
+        assert change["status"] == "promoted"
+        assert read_aliases(client, MODEL).champion == version
+        assert lock_name(MODEL) not in {m.name for m in client.search_registered_models()}
+    else:
+        assert change["status"] == "conflict"
+        assert client.get_registered_model(lock_name(MODEL)).tags["holder"] == "killed-run"
 
 
 def test_two_racing_deployments_move_the_champion_at_most_once(

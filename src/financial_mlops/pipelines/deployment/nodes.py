@@ -122,7 +122,7 @@ def apply_promotion(decision: dict, scoring_slice: pd.DataFrame, validation: dic
         change = change_champion(
             client, name, before=before, target=AliasState(version, before.champion),
             action="promoted", run_id=run_id, rows=scoring_slice.head(validation["rows"]),
-            max_latency_seconds=validation["max_latency_seconds"])
+            validation=validation)
     if change["status"] != "conflict":  # after a lost race the version is decided again later
         client.set_model_version_tag(name, version, DECISION_TAG, change["status"])
     client.set_tag(run_id, "outcome", change["status"])

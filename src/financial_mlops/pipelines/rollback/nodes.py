@@ -28,7 +28,7 @@ def roll_back_champion(rows: pd.DataFrame, rollback: dict, validation: dict) -> 
     change = change_champion(
         client, name, before=before, target=AliasState(target, before.champion),
         action=ROLLED_BACK, run_id=run_id, rows=rows,
-        max_latency_seconds=validation["max_latency_seconds"])
+        validation=validation)
     log_checks(client, run_id, (change["validation"] or {}).get("checks", []))
     client.set_tag(run_id, "outcome", change["status"])
     client.log_dict(run_id, change, "rollback_record.json")
