@@ -204,7 +204,6 @@ def _seconds(runs: list[float]) -> str:
 
 def demo_latency(spark: SparkSession, folder: Path, cycles: int) -> float:
     _project(folder)
-    load_version.cache_clear()  # the versions of this new registry reuse the same numbers
     simulated = {"ingestion": {"source": "simulator", "simulator": {"trades_per_batch": 20_000}}}
     _run(folder, ["ingestion", "features"], simulated)
     with KedroSession.create(project_path=folder) as session:
