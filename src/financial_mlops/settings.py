@@ -1,6 +1,13 @@
 """Kedro settings: OmegaConfigLoader with envs base/local, soft merges, and the project hooks."""
 
+import importlib.util
 import warnings
+
+# Spark comes with the `local` extra (Databricks runtimes bring their own): without it nothing
+# here can run, so say so in one line rather than as an import error deep in a traceback.
+if importlib.util.find_spec("pyspark") is None:
+    raise SystemExit("Error: Spark is not installed; install the project with its local extra: "
+                     "pip install 'financial_mlops[local]' (Databricks runtimes provide Spark)")
 
 # Third-party notices that say nothing actionable to a user of this project (set before the
 # imports below, which emit some of them).

