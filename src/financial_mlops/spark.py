@@ -6,6 +6,7 @@ first start, then from its cache). On a Databricks cluster the runtime's own ses
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -49,8 +50,9 @@ def _java_home_for_spark(runtime: Path) -> Path:
     if not java.exists():
         (home / "bin").mkdir(parents=True, exist_ok=True)
         for entry in runtime.iterdir():
-            if entry.name != "bin" and not (home / entry.name).exists():
-                (home / entry.name).symlink_to(entry)
+            if entry.name != "bin":
+                with contextlib.suppress(FileExistsError):  # another process linked it first
+                    (home / entry.name).symlink_to(entry)
         script = home / "bin" / f"java.{os.getpid()}"
         script.write_text(
             "#!/bin/sh\n"
@@ -64,7 +66,9 @@ def _java_home_for_spark(runtime: Path) -> Path:
     return home
 
 
-def _conf_value(value: Any) -> str:
+def conf_string(value: Any) -> str:
+    """A config value as Spark confs and Delta table properties hold it: a string, booleans as
+    ``true``/``false`` (YAML gives Python booleans)."""
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
@@ -83,7 +87,7 @@ def get_spark(conf: Mapping[str, Any] | None = None) -> SparkSession:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder
     for key, value in (conf or {}).items():
-        builder = builder.config(key, _conf_value(value))
+        builder = builder.config(key, conf_string(value))
     _session = configure_spark_with_delta_pip(builder).getOrCreate()
     _session.sparkContext.setLogLevel("ERROR")
     return _session

@@ -27,7 +27,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 from pyspark.sql.types import TimestampType
 
-from financial_mlops.spark import get_spark
+from financial_mlops.spark import conf_string, get_spark
 
 _MODES = {"append", "overwrite", "merge"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -220,10 +220,8 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
 
 
 def table_properties(properties: dict[str, Any]) -> dict[str, str]:
-    """Table properties as Delta stores them: strings, booleans as ``true``/``false`` (YAML
-    gives Python booleans). Shared with the declarative pipeline's tables."""
-    return {key: str(value).lower() if isinstance(value, bool) else str(value)
-            for key, value in properties.items()}
+    """Table properties as Delta stores them. Shared with the declarative pipeline's tables."""
+    return {key: conf_string(value) for key, value in properties.items()}
 
 
 def _run_until_signalled(query: StreamingQuery) -> None:

@@ -65,25 +65,17 @@ def promotion_lock(client: MlflowClient, name: str, holder: str, since: str,
     again, so a lock just taken over by another deployment stays with that one.
     """
     lock = lock_name(name)
-    taken = _create_lock(client, lock, name, holder, since)
-    if not taken:
+    if not _create_lock(client, lock, name, holder, since):
         held = _lock_tags(client, lock)
-        if held is not None and _expired(held, since, expires_after):
-            log.warning("Taking over the promotion lock of %s from run %s, held since %s: "
-                        "expired, its deployment died", name, held.get("holder"),
-                        held.get("since"))
-            if _lock_tags(client, lock) == held:
-                client.delete_registered_model(lock)
-            taken = _create_lock(client, lock, name, holder, since)
-    if not taken:
-        held = _lock_tags(client, lock)
-        holder_text = ("released meanwhile" if held is None
-                       else f"run {held.get('holder')} since {held.get('since')}")
-        minutes = round(expires_after.total_seconds() / 60)
-        raise PromotionConflict(
-            f"another deployment holds the promotion lock of {name} ({holder_text}): nothing "
-            f"changed; the lock expires {minutes} min after it was taken (or delete the "
-            f"registered model {lock} if no deployment is running)")
+        if not (held and _expired(held, since, expires_after)
+                and _take_over(client, lock, held, name, holder, since)):
+            holder_text = ("released meanwhile" if held is None
+                           else f"run {held.get('holder')} since {held.get('since')}")
+            minutes = round(expires_after.total_seconds() / 60)
+            raise PromotionConflict(
+                f"another deployment holds the promotion lock of {name} ({holder_text}): "
+                f"nothing changed; the lock expires {minutes} min after it was taken (or "
+                f"delete the registered model {lock} if no deployment is running)")
     try:
         yield
     finally:
@@ -108,6 +100,16 @@ def _lock_tags(client: MlflowClient, lock: str) -> dict[str, str] | None:
         return dict(client.get_registered_model(lock).tags)
     except MlflowException:
         return None
+
+
+def _take_over(client: MlflowClient, lock: str, held: dict[str, str], name: str, holder: str,
+               since: str) -> bool:
+    """Replace the expired lock ``held`` with ours, unless another deployment replaced it first."""
+    log.warning("Taking over the promotion lock of %s from run %s, held since %s: expired, its "
+                "deployment died", name, held.get("holder"), held.get("since"))
+    if _lock_tags(client, lock) == held:
+        client.delete_registered_model(lock)
+    return _create_lock(client, lock, name, holder, since)
 
 
 def _expired(held: dict[str, str], now: str, expires_after: timedelta) -> bool:
