@@ -17,6 +17,7 @@ warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark")
 
 from kedro.config import OmegaConfigLoader  # noqa: E402
 
+from financial_mlops.conf_resolvers import RESOLVERS  # noqa: E402
 from financial_mlops.hooks import MlflowHooks, SparkHooks  # noqa: E402
 from financial_mlops.lineage import DeltaLineageHooks  # noqa: E402
 
@@ -36,4 +37,6 @@ CONFIG_LOADER_ARGS = {
         "mlflow": ["mlflow*", "mlflow*/**"],
         "globals": ["globals*", "globals*/**"],
     },
+    # ${local:}, ${uc:}, ${by_platform:}: the local/Databricks difference, said once in base.
+    "custom_resolvers": RESOLVERS,
 }

@@ -23,6 +23,7 @@ from pyspark import pipelines as dp
 from pyspark.sql import SparkSession
 
 import financial_mlops
+from financial_mlops.conf_resolvers import RESOLVERS
 from financial_mlops.datasets.delta import table_properties
 from financial_mlops.datasets.landing import read_landing
 from financial_mlops.features import (
@@ -43,7 +44,7 @@ _DEFAULT_CONF = Path(financial_mlops.__file__).resolve().parents[2] / "conf"
 _conf_env = spark.conf.get("financial_mlops.env", "base")
 _config = OmegaConfigLoader(
     spark.conf.get("financial_mlops.conf_source", str(_DEFAULT_CONF)),
-    base_env="base", default_run_env=_conf_env, env=_conf_env,
+    base_env="base", default_run_env=_conf_env, env=_conf_env, custom_resolvers=RESOLVERS,
 )
 FEATURES = _config["parameters"]["features"]
 RULES = silver_rules(FEATURES["rules"])
