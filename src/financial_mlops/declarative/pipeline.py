@@ -27,17 +27,13 @@ from financial_mlops.conf_resolvers import RESOLVERS
 from financial_mlops.datasets.delta import table_properties
 from financial_mlops.datasets.landing import read_landing
 from financial_mlops.features import (
-    accepted_rows,
-    checked_trades,
-    deduplicate,
-    flag_broken,
     passes_all,
-    rejected_rows,
     silver_rules,
+    split_trades,
     trade_features,
     typed_trades,
 )
-from financial_mlops.pipelines.ingestion.nodes import parse_landing_lines
+from financial_mlops.features.bronze import parse_landing_lines
 
 spark = SparkSession.active()
 _DEFAULT_CONF = Path(financial_mlops.__file__).resolve().parents[2] / "conf"
@@ -94,7 +90,7 @@ def silver_candidates():
 @dp.materialized_view(name="silver_trades", comment="Valid trades, one row per trade_id.",
                       table_properties=_properties("silver_trades"))
 def silver_trades():
-    return accepted_rows(deduplicate(flag_broken(spark.read.table("silver_candidates"), RULES)))
+    return split_trades(spark.read.table("silver_candidates"), RULES)[0]
 
 
 @dp.materialized_view(
@@ -102,7 +98,7 @@ def silver_trades():
     comment="Every rejected bronze row with the names of the rules it broke.",
 )
 def silver_trades_quarantine():
-    return rejected_rows(deduplicate(checked_trades(spark.read.table("bronze_trades_feed"), RULES)))
+    return split_trades(typed_trades(spark.read.table("bronze_trades_feed")), RULES)[1]
 
 
 @dp.temporary_view(name="silver_trades_feed")

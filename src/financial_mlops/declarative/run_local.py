@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 
 from financial_mlops.errors import UserError
-from financial_mlops.spark import _ensure_java
+from financial_mlops.spark import ensure_java
 
 SPEC = Path(__file__).with_name("spark-pipeline.yml")
 CONNECT_PORT = 15002  # where `spark-pipelines` starts its Spark Connect server
@@ -76,7 +76,7 @@ def run(root: Path, landing: Path, conf_source: Path, env: str = "base",
                 "`spark-pipelines run`?) is running; stop it first")
     root.mkdir(parents=True, exist_ok=True)
     spec = write_spec(root, landing, conf_source, env)
-    _ensure_java()  # spark-pipelines needs Java like the Spark session does
+    ensure_java()  # spark-pipelines needs Java like the Spark session does
     environ = {
         **os.environ,
         "SPARK_CONF_DIR": str(spark_defaults(root)),

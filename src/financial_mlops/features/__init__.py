@@ -12,6 +12,7 @@ from financial_mlops.features.silver import (
     passes_all,
     rejected_rows,
     silver_rules,
+    split_trades,
     typed_trades,
 )
 
@@ -26,6 +27,7 @@ __all__ = [
     "passes_all",
     "rejected_rows",
     "silver_rules",
+    "split_trades",
     "trade_features",
     "typed_trades",
 ]

@@ -8,13 +8,13 @@ quarantined as ``duplicate_identical`` or ``duplicate_conflicting`` (see docs/fe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from financial_mlops.pipelines.ingestion.nodes import TRADE_FIELDS
+from financial_mlops.features.bronze import TRADE_FIELDS
 
 BRONZE_COLUMNS = (*TRADE_FIELDS, "_raw_record", "_source_file", "_ingested_at")
 _TYPED_COLUMNS = (*BRONZE_COLUMNS, "event_time", "_record_id")
@@ -175,3 +175,17 @@ def rejected_rows(checked: DataFrame) -> DataFrame:
         *TRADE_FIELDS, "broken_rules", _record_text().alias("raw_record"),
         "_source_file", "_ingested_at", "_record_id",
     )
+
+
+def split_trades(
+    typed: DataFrame, rules: Mapping[str, str], existing: DataFrame | None = None,
+    keep: Callable[[DataFrame], DataFrame] | None = None,
+) -> tuple[DataFrame, DataFrame]:
+    """Typed bronze rows -> (silver rows, quarantine rows): each row lands in exactly one, or is
+    dropped as the row already in ``existing`` silver (see ``deduplicate``). The one split the
+    Kedro node and the declarative pipeline both call. ``keep`` holds the checked rows once
+    when both outputs are computed in one job (the node's ``localCheckpoint``)."""
+    checked = deduplicate(flag_broken(typed, rules), existing)
+    if keep is not None:
+        checked = keep(checked)
+    return accepted_rows(checked), rejected_rows(checked)

@@ -9,6 +9,7 @@ and is decided again, against the new champion, on the next run.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import mlflow
 from mlflow.entities.model_registry import ModelVersion
@@ -45,20 +46,27 @@ def _artifacts(client: MlflowClient, version: ModelVersion) -> set[str]:
     return names
 
 
-def run_evidence(client: MlflowClient, version: ModelVersion,
-                 required: Mapping[str, list[str]]) -> dict:
-    """The required run items the version lacks (``metric test_f1``, ``artifact model``...) and
-    its stability metrics, as logged by the tournament."""
+def run_items(client: MlflowClient, version: ModelVersion) -> dict[str, Any]:
+    """What the version's training run logged: its params, metrics, tags and artifact names
+    (empty when it has no run)."""
     if not version.run_id:
-        return {"missing": [f"the training run of version {version.version}"]}
+        return {"run_id": None}
+    data = client.get_run(version.run_id).data
+    return {"run_id": version.run_id, "params": dict(data.params), "metrics": dict(data.metrics),
+            "tags": dict(data.tags), "artifacts": sorted(_artifacts(client, version))}
+
+
+def run_evidence(items: Mapping[str, Any], version: str, required: Mapping[str, list[str]]
+                 ) -> dict:
+    """The required run items (``run_items``) the version lacks (``metric test_f1``,
+    ``artifact model``...) and its stability metrics, as logged by the tournament."""
+    if not items.get("run_id"):
+        return {"missing": [f"the training run of version {version}"]}
     unknown = set(required) - {"params", "metrics", "tags", "artifacts"}
     if unknown:
         raise UserError(f"deployment.required has unknown kinds {sorted(unknown)}: use params, "
                         "metrics, tags and artifacts")
-    data = client.get_run(version.run_id).data
-    present = {"params": data.params, "metrics": data.metrics, "tags": data.tags,
-               "artifacts": _artifacts(client, version)}
-    missing = [f"{kind.removesuffix('s')} {item}" for kind, items in required.items()
-               for item in items if item not in present[kind]]
-    return {"missing": missing, **{metric: data.metrics.get(metric)
+    missing = [f"{kind.removesuffix('s')} {item}" for kind, names in required.items()
+               for item in names if item not in items[kind]]
+    return {"missing": missing, **{metric: items["metrics"].get(metric)
                                    for metric in STABILITY_METRICS}}

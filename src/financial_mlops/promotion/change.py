@@ -1,7 +1,12 @@
-"""One champion change (a promotion, a rollback): move, validate, and undo it if it fails."""
+"""One champion change (a promotion, a rollback): move, validate, and undo it if it fails.
+
+``carry_out`` applies a move a node decided on (``ChampionDataset.save``): the nodes say what
+should happen as plain values, this module does it in the registry and records it.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -16,11 +21,17 @@ from financial_mlops.promotion.aliases import (
     move_champion,
     promotion_lock,
     read_aliases,
+    rollback_target,
 )
-from financial_mlops.promotion.records import utc_now
+from financial_mlops.promotion.challenger import DECISION_TAG
+from financial_mlops.promotion.records import start_record_run, utc_now, write_record
 from financial_mlops.promotion.validation import validate_champion
 
+log = logging.getLogger(__name__)
+
 ROLLED_BACK = "rolled_back"
+# What a node asks for (``move["kind"]``).
+PROMOTE, REJECT, KEEP, ROLL_BACK = "promote", "reject", "keep", "roll_back"
 
 
 def _history_entry(action: str, state: AliasState, run_id: str, at: str) -> dict:
@@ -51,8 +62,8 @@ def change_champion(client: MlflowClient, name: str, *, before: AliasState, targ
                                ("promoted_git_sha", git_sha())):
                 client.set_model_version_tag(name, target.champion, key, value)
             record["validation"] = validate_champion(
-                client, name, target.champion, rows, validation["max_latency_seconds"],
-                check_rollback_path=action != ROLLED_BACK)
+                name, target.champion, rows, validation["max_latency_seconds"],
+                check_rollback_path=action != ROLLED_BACK, client=client)
             if not record["validation"]["passed"]:
                 move_champion(client, name, expected=target, target=before,
                               entry=_history_entry("revert", before, run_id, utc_now()))
@@ -66,3 +77,60 @@ def change_champion(client: MlflowClient, name: str, *, before: AliasState, targ
         f"post-deploy validation of {name} v{target.champion} failed "
         f"({'; '.join(record['validation']['reasons'])}): champion restored to "
         f"{'v' + before.champion if before.champion else 'none'}")}
+
+
+def carry_out(client: MlflowClient, move: Mapping[str, Any]) -> dict:
+    """Apply ``move`` and return its change record (``status``, ``error``, ``after``...).
+
+    ``kind``: ``keep`` (no challenger: nothing changes), ``reject`` (tag the version as
+    decided), ``promote`` (``version`` becomes champion, the champion ``previous_champion``),
+    ``roll_back`` (``to_version``, or the previous champion, becomes champion). A promotion
+    and its verdict are added to the decision's record run (``run_id``); a rollback opens its
+    own. The record is attached to the run as ``artifact``.
+    """
+    name, kind = move["model"], move["kind"]
+    if kind == KEEP:
+        return {"model": name, "status": "no_change", "error": None, "after": move["before"]}
+    if kind == REJECT:
+        change = {"model": name, "status": "rejected", "error": None, "version": move["version"],
+                  "run_id": move["run_id"], "after": read_aliases(client, name).as_dict()}
+        return _record(client, move, change, move["version"])
+    before = read_aliases(client, name)
+    if kind == PROMOTE:
+        expected = AliasState(**move["before"])
+        return _record(client, move, change_champion(
+            client, name, before=expected, target=AliasState(move["version"], expected.champion),
+            action="promoted", run_id=move["run_id"], rows=move["rows"],
+            validation=move["validation"]), move["version"])
+    if kind != ROLL_BACK:
+        raise ValueError(f"unknown champion move '{kind}'")
+    target = rollback_target(client, name, before, move.get("to_version"))
+    run_id = start_record_run(f"rollback-{name}-v{target}", {
+        "action": "rollback", "model": name, "from_version": str(before.champion),
+        "to_version": target})
+    change = change_champion(
+        client, name, before=before, target=AliasState(target, before.champion),
+        action=ROLLED_BACK, run_id=run_id, rows=move["rows"], validation=move["validation"])
+    return _record(client, move, change, None)
+
+
+def _record(client: MlflowClient, move: Mapping[str, Any], change: dict,
+            decided_version: str | None) -> dict:
+    """Tag a decided version with the outcome (not after a lost race: that version is decided
+    again later) and add the change to its record run."""
+    if decided_version is not None and change["status"] != "conflict":
+        client.set_model_version_tag(change["model"], decided_version, DECISION_TAG,
+                                     change["status"])
+    write_record(change, move["artifact"], run_id=change["run_id"],
+                 checks=(change.get("validation") or {}).get("checks") if decided_version is None
+                 else None, outcome=change["status"])
+    return change
+
+
+def change_record(champion: Any) -> dict:
+    """The record of the move just saved to ``champion`` (a ``datasets.registry.Champion``
+    loaded after the save): a deployment's or a rollback's, for its JSON file and for
+    ``ensure_succeeded``."""
+    change = champion.change
+    log.info("%s: %s", change["model"], change["error"] or change["status"])
+    return change

@@ -17,12 +17,24 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score
 
+from financial_mlops.errors import UserError
+
 OUTPUT_COLUMNS = ("score", "is_anomaly")
 
 
 def newest_rows(frame: DataFrame, rows: int) -> pd.DataFrame:
     """The ``rows`` most recent rows of a gold-shaped frame (newest first), as pandas."""
     return frame.orderBy(F.desc("event_time"), F.desc("trade_id")).limit(int(rows)).toPandas()
+
+
+def latest_gold_rows(gold: DataFrame, validation: dict) -> pd.DataFrame:
+    """The ``validation.rows`` most recent gold rows (labels are not needed to serve): what
+    validation and rollback check the champion on."""
+    rows = newest_rows(gold, validation["rows"])
+    if rows.empty:
+        raise UserError("gold_trade_features is empty: there are no fresh rows to validate the "
+                        "champion on (run the ingestion and features pipelines first)")
+    return rows
 
 
 def feature_columns(rows: pd.DataFrame) -> list[str]:

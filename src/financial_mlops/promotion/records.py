@@ -34,6 +34,24 @@ def log_checks(client: MlflowClient, run_id: str, checks: list[dict]) -> None:
     client.log_batch(run_id, metrics=metrics, tags=tags)
 
 
+def write_record(record: dict, artifact: str, *, run_id: str | None = None,
+                 run_name: str | None = None, tags: dict[str, str] | None = None,
+                 checks: list[dict] | None = None, outcome: str | None = None) -> str:
+    """The one record-run sequence: open a nested run (unless ``run_id`` names the run to add
+    to), log each check, tag the outcome, attach ``record`` as the JSON ``artifact``. Returns
+    the run id."""
+    if run_id is None:
+        run_id = start_record_run(run_name or artifact.removesuffix(".json"), tags or {})
+    client = MlflowClient(tracking_uri=mlflow.get_tracking_uri(),
+                          registry_uri=mlflow.get_registry_uri())
+    if checks:
+        log_checks(client, run_id, checks)
+    if outcome is not None:
+        client.set_tag(run_id, "outcome", outcome)
+    client.log_dict(run_id, record, artifact)
+    return run_id
+
+
 def ensure_succeeded(record: dict) -> None:
     """Fail the run with the record's one-line error, once the record has been saved."""
     if record.get("error"):

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
+from financial_mlops import registry
 from financial_mlops.errors import UserError
 from financial_mlops.promotion.aliases import AliasState, read_aliases, rollback_target
 from financial_mlops.promotion.evaluation import smoke_test
@@ -18,14 +19,15 @@ from financial_mlops.promotion.gates import Check, smoke_check
 from financial_mlops.registry import CHAMPION, model_uri
 
 
-def validate_champion(client: MlflowClient, name: str, expected_version: str | None,
-                      rows: pd.DataFrame, max_latency_seconds: float,
-                      check_rollback_path: bool = True) -> dict[str, Any]:
+def validate_champion(name: str, expected_version: str | None, rows: pd.DataFrame,
+                      max_latency_seconds: float, check_rollback_path: bool = True,
+                      client: MlflowClient | None = None) -> dict[str, Any]:
     """Check that ``champion`` is ``expected_version``, loads from its alias, scores fresh
     ``rows``, and that a rollback target (if any) loads and scores them too (a dry run).
 
     A rollback skips the dry run: its way back leads to the version just demoted, often for
     being broken, and that must not undo the rollback."""
+    client = client or registry.client()
     state = read_aliases(client, name)
     aliased = state.champion == expected_version
     checks = [Check("champion_alias", None, None, aliased,

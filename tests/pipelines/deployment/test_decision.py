@@ -10,12 +10,12 @@ import pytest
 from mlflow import MlflowClient
 
 from financial_mlops.errors import UserError
-from financial_mlops.pipelines.deployment.nodes import apply_promotion, decide_promotion
 from financial_mlops.promotion.aliases import champion_history, lock_name, read_aliases
 from financial_mlops.promotion.challenger import DECISION_TAG
 from financial_mlops.promotion.records import ensure_succeeded
 from tests.pipelines.deployment.conftest import MODEL, delete_model_files
 from tests.pipelines.deployment.contract_model import register_version
+from tests.pipelines.deployment.stages import apply_promotion, decide_promotion
 
 
 @pytest.fixture

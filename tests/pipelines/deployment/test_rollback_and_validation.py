@@ -6,13 +6,16 @@ import pytest
 from mlflow import MlflowClient
 
 from financial_mlops.errors import UserError
-from financial_mlops.pipelines.deployment.nodes import apply_promotion, decide_promotion
-from financial_mlops.pipelines.rollback.nodes import roll_back_champion
-from financial_mlops.pipelines.validation.nodes import validate_current_champion
 from financial_mlops.promotion.aliases import champion_history, read_aliases
 from financial_mlops.registry import model_versions
 from tests.pipelines.deployment.conftest import MODEL, delete_model_files
 from tests.pipelines.deployment.contract_model import register_version
+from tests.pipelines.deployment.stages import (
+    apply_promotion,
+    decide_promotion,
+    roll_back_champion,
+    validate_current_champion,
+)
 
 
 @pytest.fixture

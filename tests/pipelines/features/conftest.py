@@ -10,7 +10,7 @@ import yaml
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from financial_mlops.pipelines.ingestion.nodes import parse_landing_lines
+from financial_mlops.features.bronze import parse_landing_lines
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -5,12 +5,14 @@ from financial_mlops.pipelines.deployment.nodes import (
     decide_promotion,
     recent_labelled_slice,
 )
+from financial_mlops.promotion.change import change_record
 from financial_mlops.promotion.records import ensure_succeeded
 
 
-def create_pipeline(after: str | None = None, **kwargs) -> Pipeline:
-    """``after``: a dataset the decision waits for (``retraining`` passes the tournament's
-    ``tournament_winner``, so the newest version is the one the tournament just registered)."""
+def create_pipeline(**kwargs) -> Pipeline:
+    """``champion`` (before) and ``tournament_winner@registry`` (the challenger: in
+    ``retraining`` the version the tournament has just registered) in; the move saved to
+    ``deployed_champion`` (after) out, which validation, inference and drift read."""
     return Pipeline(
         [
             node(
@@ -21,18 +23,20 @@ def create_pipeline(after: str | None = None, **kwargs) -> Pipeline:
             ),
             node(
                 decide_promotion,
-                inputs=["deployment_scoring_slice", "params:deployment",
-                        *([after] if after else [])],
+                inputs=["deployment_scoring_slice", "champion", "tournament_winner@registry",
+                        "params:deployment"],
                 outputs="promotion_decision",
                 name="decide_promotion",
             ),
             node(
                 apply_promotion,
                 inputs=["promotion_decision", "deployment_scoring_slice", "params:validation"],
-                outputs="champion_change",
+                outputs="deployed_champion@value",
                 name="apply_promotion",
             ),
-            # Separate from apply_promotion so that the change record is saved before the run fails.
+            node(change_record, inputs="deployed_champion@value", outputs="champion_change",
+                 name="record_champion_change"),
+            # Separate so that the change record is saved before the run fails.
             node(ensure_succeeded, inputs="champion_change", outputs=None,
                  name="fail_on_deployment_error"),
         ]

@@ -1,74 +1,20 @@
-"""The drift pipeline's external I/O as Kedro datasets, so its nodes stay pure.
+"""The drift pipeline's external I/O as Kedro datasets, so its nodes stay pure (the champion
+it checks is ``datasets.registry.ChampionDataset``, with its reference profile).
 
-- ``ChampionReferenceDataset`` loads the serving model with what it was trained on: its
-  reference profile and its own test PR-AUC, from the MLflow run the version was logged from.
 - ``LocalRetrainingJob`` / ``DatabricksRetrainingJob`` start the retraining (save) and tell
   whether one is running (load); the env's catalog picks one, nodes never ask where they run.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import subprocess
 import sys
-import tempfile
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import mlflow
 from kedro.io import AbstractDataset, DatasetError
 
-from financial_mlops import registry
-
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Champion:
-    name: str
-    version: str
-    model: Any  # mlflow.pyfunc.PyFuncModel: predict(features) -> score, is_anomaly
-    profile: dict  # profile.build_reference_profile of its training rows and scores
-    test_pr_auc: float | None
-
-
-class ChampionReferenceDataset(AbstractDataset[None, "Champion | None"]):
-    """The ``@champion`` version of ``registered_model_name`` (None when there is none yet).
-
-    The model is loaded by version, not through the alias, so the scores and the profile
-    always come from the same version even if the alias moves meanwhile.
-    """
-
-    def __init__(self, *, registered_model_name: str, alias: str = registry.CHAMPION,
-                 profile_artifact: str = "reference_profile.json") -> None:
-        self._name = registered_model_name
-        self._alias = alias
-        self._profile_artifact = profile_artifact
-
-    def _describe(self) -> dict[str, Any]:
-        return {"registered_model_name": self._name, "alias": self._alias}
-
-    def _load(self) -> Champion | None:
-        version = registry.alias_version(self._name, self._alias)
-        if version is None:
-            return None
-        with tempfile.TemporaryDirectory() as folder:
-            path = mlflow.artifacts.download_artifacts(
-                run_id=version.run_id, artifact_path=self._profile_artifact, dst_path=folder)
-            profile = json.loads(Path(path).read_text())
-        run = registry.client().get_run(version.run_id)
-        return Champion(
-            name=self._name,
-            version=str(version.version),
-            model=mlflow.pyfunc.load_model(registry.model_uri(self._name, version.version)),
-            profile=profile,
-            test_pr_auc=run.data.metrics.get("test_pr_auc"),
-        )
-
-    def _save(self, data: None) -> None:
-        raise DatasetError("The champion is read-only here: the deployment pipeline moves it.")
 
 
 class LocalRetrainingJob(AbstractDataset[dict, dict]):

@@ -13,9 +13,9 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from sklearn.metrics import average_precision_score
 
+from financial_mlops.datasets.registry import Champion
 from financial_mlops.drift_stats import compare, overall_verdict, verdict
 from financial_mlops.errors import UserError
-from financial_mlops.pipelines.drift.datasets import Champion
 from financial_mlops.pipelines.drift.report import drift_figure, summary_markdown
 
 SCORE = "score"  # the score distribution's row among the features in drift_metrics

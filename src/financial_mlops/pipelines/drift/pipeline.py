@@ -8,9 +8,9 @@ from financial_mlops.pipelines.drift.nodes import (
 )
 
 
-def create_pipeline(after: str | None = None, **kwargs) -> Pipeline:
-    """``after``: a dataset the check waits for (the whole flow passes the retraining's
-    ``validation_report``, so the champion checked is the one that retraining decided on)."""
+def create_pipeline(**kwargs) -> Pipeline:
+    """``drift_champion``: the champion serving now (the whole flow maps it to the
+    ``deployed_champion`` its deployment has just set)."""
     return Pipeline(
         [
             node(
@@ -21,8 +21,7 @@ def create_pipeline(after: str | None = None, **kwargs) -> Pipeline:
             ),
             node(
                 check_drift,
-                inputs=["drift_window", "drift_champion", "params:drift",
-                        *([after] if after else [])],
+                inputs=["drift_window", "drift_champion", "params:drift"],
                 outputs="drift_check",
                 name="check_drift",
             ),

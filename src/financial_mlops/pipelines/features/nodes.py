@@ -13,14 +13,7 @@ from typing import Any
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from financial_mlops.features import (
-    accepted_rows,
-    checked_trades,
-    deduplicate,
-    rejected_rows,
-    silver_rules,
-    trade_features,
-)
+from financial_mlops.features import silver_rules, split_trades, trade_features, typed_trades
 from financial_mlops.features.gold import history_needed
 
 WATERMARK = "bronze_ingested_at_micros"
@@ -59,12 +52,12 @@ def split_silver(
         .join(batch.select("trade_id"), "trade_id", "left_semi")
         .localCheckpoint()
     )
-    checked = deduplicate(checked_trades(batch, silver_rules(features["rules"])), known)
-    checked = checked.localCheckpoint()  # both outputs read it, each MERGE twice
+    # The checked rows are kept once: both outputs read them, each MERGE twice.
+    accepted, rejected = split_trades(typed_trades(batch), silver_rules(features["rules"]),
+                                      known, keep=lambda rows: rows.localCheckpoint())
     pending = dict(watermark) if bounds["until"] is None else {
         **watermark, WATERMARK: bounds["until"]}
-    return (_in_time_order(accepted_rows(checked)).localCheckpoint(), rejected_rows(checked),
-            pending)
+    return _in_time_order(accepted).localCheckpoint(), rejected, pending
 
 
 def build_gold(

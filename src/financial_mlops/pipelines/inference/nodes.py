@@ -2,7 +2,8 @@
 
 Gold is read as a stream of its Delta change feed (gold rows are MERGEd, and a late trade
 recomputes the rows after it, which a plain Delta stream refuses as a data update). Each
-micro-batch resolves ``name@champion`` in the registry, loads that version only when it changed,
+micro-batch resolves ``name@champion`` in the registry (the ``deployed_champion@resolver``
+dataset), loads that version only when it changed,
 scores the batch on the workers and is MERGEd into ``anomaly_scores`` on ``trade_id``
 insert-only: a trade keeps its first score, so a replayed batch (after a kill, a lost checkpoint
 or a re-run) adds nothing.
@@ -11,7 +12,6 @@ or a re-run) adds nothing.
 from __future__ import annotations
 
 import logging
-import time
 
 import pandas as pd
 from mlflow.pyfunc import PyFuncModel
@@ -20,25 +20,24 @@ from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 
 from financial_mlops.datasets.delta import MicroBatchStream
+from financial_mlops.datasets.registry import ChampionResolver
 from financial_mlops.errors import UserError
-from financial_mlops.registry import alias_version, load_version
 
 MODES = ("availableNow", "continuous")
 _PREDICTION = "score double, is_anomaly int"
-_POLL_SECONDS = 5.0
 
 logger = logging.getLogger(__name__)
 
 
-def score_gold_changes(gold_changes: DataFrame, inference: dict,
-                       after: object = None) -> MicroBatchStream:
-    """The stream of gold changes, scored per micro-batch by the live champion, with the trigger
-    of ``inference.mode``. Fails (or waits, by parameter) when there is no champion yet.
-    ``after`` is only the record of a stage that must run first (see ``create_pipeline``)."""
+def score_gold_changes(gold_changes: DataFrame, champion: ChampionResolver,
+                       inference: dict) -> MicroBatchStream:
+    """The stream of gold changes, scored per micro-batch by the live champion (``champion``
+    resolves the alias again for every batch), with the trigger of ``inference.mode``. Fails
+    (or waits, by parameter) when there is no champion yet."""
     trigger = _trigger(inference)
-    scorer = ChampionScorer(inference["registered_model_name"], inference["alias"])
-    version = scorer.wait_for_version(float(inference["wait_for_champion_seconds"]))
-    _check_features(load_version(scorer.name, version), version, gold_changes.columns)
+    scorer = ChampionScorer(champion)
+    version = champion.wait_for_version(float(inference["wait_for_champion_seconds"]))
+    _check_features(champion.model(version), version, gold_changes.columns)
     return MicroBatchStream(gold_changes, scorer, trigger)
 
 
@@ -52,35 +51,21 @@ def _trigger(inference: dict) -> str:
 
 
 class ChampionScorer:
-    """Scores a micro-batch with the version behind ``name@alias`` when the batch runs, so a
-    promotion or rollback takes effect at the next batch without a restart (a Spark UDF built
+    """Scores a micro-batch with the version behind the champion alias when the batch runs, so
+    a promotion or rollback takes effect at the next batch without a restart (a Spark UDF built
     once at start would keep the old model)."""
 
-    def __init__(self, name: str, alias: str) -> None:
-        self.name, self.alias = name, alias
+    def __init__(self, champion: ChampionResolver) -> None:
+        self.champion = champion
         self.version: str | None = None
 
-    def wait_for_version(self, seconds: float = 0.0) -> str:
-        """The version behind the alias now, polling up to ``seconds`` while there is none."""
-        deadline = time.monotonic() + seconds
-        while (found := alias_version(self.name, self.alias)) is None:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                waited = f" after waiting {seconds:g} s" if seconds else ""
-                raise UserError(
-                    f"no version of model '{self.name}' has the alias @{self.alias}{waited}: "
-                    "train and promote one first (kedro run --pipelines retraining), or set "
-                    "inference.wait_for_champion_seconds to wait for one")
-            logger.info("No @%s for %s yet, waiting (%.0f s left)", self.alias, self.name, left)
-            time.sleep(min(_POLL_SECONDS, left))
-        return found.version
-
     def __call__(self, changes: DataFrame) -> DataFrame:
-        version = self.wait_for_version()
+        version = self.champion.wait_for_version()
         if version != self.version:
-            logger.info("Scoring with %s version %s (@%s)", self.name, version, self.alias)
+            logger.info("Scoring with %s version %s (@%s)", self.champion.name, version,
+                        self.champion.alias)
             self.version = version
-        return score_trades(latest_trade_rows(changes), load_version(self.name, version), version)
+        return score_trades(latest_trade_rows(changes), self.champion.model(version), version)
 
 
 def latest_trade_rows(changes: DataFrame) -> DataFrame:

@@ -1,6 +1,7 @@
 from kedro.pipeline import Pipeline, node
 
-from financial_mlops.pipelines.ingestion.nodes import fetch_trades, parse_landing_lines
+from financial_mlops.features.bronze import parse_landing_lines
+from financial_mlops.pipelines.ingestion.nodes import fetch_trades
 
 
 def create_pipeline(**kwargs) -> Pipeline:

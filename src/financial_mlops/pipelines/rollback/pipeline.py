@@ -1,7 +1,8 @@
 from kedro.pipeline import Pipeline, node
 
 from financial_mlops.pipelines.rollback.nodes import roll_back_champion
-from financial_mlops.pipelines.validation.nodes import latest_gold_rows
+from financial_mlops.promotion.change import change_record
+from financial_mlops.promotion.evaluation import latest_gold_rows
 from financial_mlops.promotion.records import ensure_succeeded
 
 
@@ -10,9 +11,12 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(latest_gold_rows, inputs=["gold_trade_features", "params:validation"],
                  outputs="validation_rows", name="take_latest_gold_rows"),
+            # Saving the move to deployed_champion moves the aliases (datasets.registry).
             node(roll_back_champion,
                  inputs=["validation_rows", "params:rollback", "params:validation"],
-                 outputs="rollback_record", name="roll_back_champion"),
+                 outputs="deployed_champion@value", name="roll_back_champion"),
+            node(change_record, inputs="deployed_champion@value", outputs="rollback_record",
+                 name="record_rollback"),
             node(ensure_succeeded, inputs="rollback_record", outputs=None,
                  name="fail_on_rollback_error"),
         ]

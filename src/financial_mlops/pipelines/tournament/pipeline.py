@@ -34,7 +34,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(
                 register_winner,
                 inputs=["tournament_candidates", "tournament_data", "params:tournament"],
-                outputs="tournament_winner",
+                outputs="tournament_winner@record",
                 name="register_winner",
             ),
         ]

@@ -1,18 +1,20 @@
 from kedro.pipeline import Pipeline, node
 
-from financial_mlops.pipelines.validation.nodes import latest_gold_rows, validate_current_champion
+from financial_mlops.pipelines.validation.nodes import validate_current_champion
+from financial_mlops.promotion.evaluation import latest_gold_rows
 from financial_mlops.promotion.records import ensure_succeeded
 
 
-def create_pipeline(after: str | None = None, **kwargs) -> Pipeline:
-    """``after``: a dataset the validation waits for (``retraining``: ``champion_change``)."""
+def create_pipeline(**kwargs) -> Pipeline:
+    """Checks ``deployed_champion``: the champion a deployment in the same run has just set (in
+    ``retraining``), else the one serving now."""
     return Pipeline(
         [
             node(latest_gold_rows, inputs=["gold_trade_features", "params:validation"],
                  outputs="validation_rows", name="take_latest_gold_rows"),
             node(
                 validate_current_champion,
-                inputs=["validation_rows", "params:validation", *([after] if after else [])],
+                inputs=["deployed_champion@value", "validation_rows", "params:validation"],
                 outputs="validation_report",
                 name="validate_current_champion",
             ),
