@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-from kedro.io import AbstractDataset, DatasetError
+from kedro.io import AbstractDataset, DatasetError, Version
 from kedro_datasets.json import JSONDataset
 
 from financial_mlops import registry
@@ -202,8 +202,14 @@ class RecordDataset(JSONDataset):
     tag and the record as ``artifact``; the run id is kept in the record as ``run_id_key``.
     """
 
-    def __init__(self, *, artifact: str, run_id_key: str = "run_id", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(  # noqa: PLR0913 - JSONDataset's arguments, plus the record's two
+        self, *, filepath: str, artifact: str, run_id_key: str = "run_id",
+        save_args: dict[str, Any] | None = None, version: Version | None = None,
+        credentials: dict[str, Any] | None = None, fs_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(filepath=filepath, save_args=save_args, version=version,
+                         credentials=credentials, fs_args=fs_args, metadata=metadata)
         self._artifact = artifact
         self._run_id_key = run_id_key
 

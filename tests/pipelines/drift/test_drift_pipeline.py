@@ -84,7 +84,9 @@ def test_in_the_whole_flow_the_check_waits_for_the_champion_the_retraining_decid
     from financial_mlops.pipeline_registry import register_pipelines
 
     flow = [node.name for node in register_pipelines()["__default__"].nodes]
-    assert flow.index("check_drift") > flow.index("validate_current_champion")
+    # A data edge since the registry is a dataset: the check reads the champion the
+    # deployment's move saved (deployed_champion), no longer a placeholder on validation.
+    assert flow.index("check_drift") > flow.index("apply_promotion")
     alone = register_pipelines()["drift"]
     assert {name for node in alone.nodes for name in node.inputs} >= {"drift_champion"}
     assert "validation_report" not in alone.inputs()
