@@ -17,7 +17,8 @@ def _on_databricks(root: Any) -> bool:
     platform = root.get("_platform")
     if platform is None:
         raise ValueError("the ${local:}, ${uc:} and ${by_platform:} resolvers need a "
-                         "`_platform: ${globals:platform}` key in the same config folder")
+                         "`_platform: ${globals:platform}` key in the same config folder (copy "
+                         "it from conf/base/catalog.yml into the env's file that uses them)")
     return platform == DATABRICKS
 
 
