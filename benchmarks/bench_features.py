@@ -29,8 +29,8 @@ from kedro.runner import SequentialRunner
 
 from financial_mlops.datasets import DeltaDataset, LandingZoneDataset
 from financial_mlops.features import trade_features
+from financial_mlops.features.bronze import parse_landing_lines
 from financial_mlops.pipelines.features import create_pipeline
-from financial_mlops.pipelines.ingestion.nodes import parse_landing_lines
 from financial_mlops.sources.simulator import simulate_batch
 from financial_mlops.spark import get_spark
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from financial_mlops.datasets import DeltaDataset, LandingZoneDataset
-from financial_mlops.pipelines.ingestion.nodes import parse_landing_lines
+from financial_mlops.features.bronze import parse_landing_lines
 from financial_mlops.sources.simulator import simulate_batch
 from financial_mlops.spark import get_spark
 

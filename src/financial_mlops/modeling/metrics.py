@@ -30,16 +30,20 @@ def best_f1_threshold(y: np.ndarray, scores: np.ndarray) -> float:
     return float(thresholds[int(np.argmax(f1))])
 
 
-def classification_metrics(y: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
-    """PR-AUC, ROC-AUC, and F1 / precision / recall of the flag ``score >= threshold``."""
-    flags = (scores >= threshold).astype(int)
+def flag_metrics(y: np.ndarray, flags: np.ndarray) -> dict[str, float]:
+    """F1, precision and recall of 0/1 ``flags`` (a model's own or a threshold's)."""
     return {
-        "pr_auc": pr_auc(y, scores),
-        "roc_auc": float(roc_auc_score(y, scores)),
         "f1": float(f1_score(y, flags, zero_division=0)),
         "precision": float(precision_score(y, flags, zero_division=0)),
         "recall": float(recall_score(y, flags, zero_division=0)),
     }
+
+
+def classification_metrics(y: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
+    """PR-AUC, ROC-AUC, and F1 / precision / recall of the flag ``score >= threshold``."""
+    flags = (scores >= threshold).astype(int)
+    return {"pr_auc": pr_auc(y, scores), "roc_auc": float(roc_auc_score(y, scores)),
+            **flag_metrics(y, flags)}
 
 
 def batch_pr_auc_spread(y: np.ndarray, scores: np.ndarray, batches: int) -> float:

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score
 
 from financial_mlops.errors import UserError
+from financial_mlops.modeling.metrics import flag_metrics, pr_auc
 
 OUTPUT_COLUMNS = ("score", "is_anomaly")
 
@@ -74,12 +74,8 @@ def slice_metrics(labels: pd.Series, outputs: pd.DataFrame) -> dict[str, float]:
     """PR-AUC of the continuous score; F1, precision and recall of the model's own flag."""
     truth = labels.to_numpy(dtype=int)
     flags = outputs["is_anomaly"].to_numpy(dtype=int)
-    return {
-        "pr_auc": float(average_precision_score(truth, outputs["score"].to_numpy(dtype=float))),
-        "f1": float(f1_score(truth, flags, zero_division=0)),
-        "precision": float(precision_score(truth, flags, zero_division=0)),
-        "recall": float(recall_score(truth, flags, zero_division=0)),
-    }
+    return {"pr_auc": pr_auc(truth, outputs["score"].to_numpy(dtype=float)),
+            **flag_metrics(truth, flags)}
 
 
 def weighted_average_precision(truth: np.ndarray, scores: np.ndarray,
