@@ -42,20 +42,18 @@ _POLL_SECONDS = 5.0
 log = logging.getLogger(__name__)
 
 
-class RegistryUserError(UserError, DatasetError):
-    """A user mistake met while moving the champion (no version to roll back to...). Kedro
-    passes a ``DatasetError`` through unwrapped, so the CLI still prints it as one line."""
-
-
 class Champion:
     """The version behind ``name@alias`` when it was loaded (``version`` None: there is none),
-    the aliases and champion history then, and ``change``: the move this dataset just saved."""
+    the aliases, champion history and the model's versions then, and ``change``: the move this
+    dataset just saved."""
 
     def __init__(self, name: str, version: str | None, run_id: str | None, aliases: AliasState,
-                 history: list[dict], *, change: dict | None = None,
+                 history: list[dict], *, versions: list[str] | None = None,
+                 change: dict | None = None,
                  profile_artifact: str = "reference_profile.json") -> None:
         self.name, self.version, self.run_id = name, version, run_id
         self.aliases, self.history, self.change = aliases, history, change
+        self.versions = versions or []
         self._profile_artifact = profile_artifact
 
     @property
@@ -146,16 +144,16 @@ class ChampionDataset(AbstractDataset[dict, "Champion | ChampionResolver | None"
             self._name, None if found is None else str(found.version),
             None if found is None else found.run_id, read_aliases(client, self._name),
             champion_history(client, self._name) if found is not None else [],
+            versions=[str(v.version) for v in registry.model_versions(self._name, client)],
             change=self._change, profile_artifact=self._profile_artifact)
 
     def save(self, move: dict) -> None:
         if move["model"] != self._name:
             raise DatasetError(f"a move of {move['model']} cannot be saved to the champion of "
                                f"{self._name}: the parameters and the catalog name two models")
-        try:
-            self._change = carry_out(registry.client(), move)
-        except UserError as error:
-            raise RegistryUserError(str(error)) from None
+        # What a user can get wrong (a rollback target...) the node has checked: a move that
+        # fails here fails in the registry, and its record says why.
+        self._change = carry_out(registry.client(), move)
 
 
 class Challenger:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -155,17 +155,16 @@ def append_history(client: MlflowClient, name: str, entry: dict) -> None:
     client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(entries, separators=(",", ":")))
 
 
-def rollback_target(client: MlflowClient, name: str, state: AliasState,
-                    to_version: str | int | None) -> str:
-    """The version a rollback would make champion: ``to_version`` or the previous champion."""
+def rollback_target(name: str, state: AliasState, to_version: str | int | None,
+                    versions: Collection[str]) -> str:
+    """The version a rollback would make champion: ``to_version`` or the previous champion,
+    which must be one of the model's ``versions``."""
     target = state.previous_champion if to_version is None else str(to_version)
     if target is None:
         raise UserError(f"{name} has no previous_champion to roll back to: "
                         "name a version with rollback.to_version")
     if target == state.champion:
         raise UserError(f"version {target} of {name} is already the champion: nothing to roll back")
-    try:
-        client.get_model_version(name, target)
-    except MlflowException:
-        raise UserError(f"rollback target version {target} of {name} does not exist") from None
+    if target not in {str(version) for version in versions}:
+        raise UserError(f"rollback target version {target} of {name} does not exist")
     return target

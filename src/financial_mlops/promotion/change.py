@@ -21,7 +21,6 @@ from financial_mlops.promotion.aliases import (
     move_champion,
     promotion_lock,
     read_aliases,
-    rollback_target,
 )
 from financial_mlops.promotion.challenger import DECISION_TAG
 from financial_mlops.promotion.records import start_record_run, utc_now, write_record
@@ -84,7 +83,7 @@ def carry_out(client: MlflowClient, move: Mapping[str, Any]) -> dict:
 
     ``kind``: ``keep`` (no challenger: nothing changes), ``reject`` (tag the version as
     decided), ``promote`` (``version`` becomes champion, the champion ``previous_champion``),
-    ``roll_back`` (``to_version``, or the previous champion, becomes champion). A promotion
+    ``roll_back`` (``target``, checked by the node, becomes champion). A promotion
     and its verdict are added to the decision's record run (``run_id``); a rollback opens its
     own. The record is attached to the run as ``artifact``.
     """
@@ -95,7 +94,6 @@ def carry_out(client: MlflowClient, move: Mapping[str, Any]) -> dict:
         change = {"model": name, "status": "rejected", "error": None, "version": move["version"],
                   "run_id": move["run_id"], "after": read_aliases(client, name).as_dict()}
         return _record(client, move, change, move["version"])
-    before = read_aliases(client, name)
     if kind == PROMOTE:
         expected = AliasState(**move["before"])
         return _record(client, move, change_champion(
@@ -104,12 +102,12 @@ def carry_out(client: MlflowClient, move: Mapping[str, Any]) -> dict:
             validation=move["validation"]), move["version"])
     if kind != ROLL_BACK:
         raise ValueError(f"unknown champion move '{kind}'")
-    target = rollback_target(client, name, before, move.get("to_version"))
+    expected, target = AliasState(**move["before"]), move["target"]
     run_id = start_record_run(f"rollback-{name}-v{target}", {
-        "action": "rollback", "model": name, "from_version": str(before.champion),
+        "action": "rollback", "model": name, "from_version": str(expected.champion),
         "to_version": target})
     change = change_champion(
-        client, name, before=before, target=AliasState(target, before.champion),
+        client, name, before=expected, target=AliasState(target, expected.champion),
         action=ROLLED_BACK, run_id=run_id, rows=move["rows"], validation=move["validation"])
     return _record(client, move, change, None)
 

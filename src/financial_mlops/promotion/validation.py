@@ -52,7 +52,8 @@ def _rollback_dry_run(client: MlflowClient, name: str, state: AliasState, rows: 
                       max_latency_seconds: float) -> Check:
     """The version a rollback would restore loads and scores ``rows``; nothing is moved."""
     try:
-        target = rollback_target(client, name, state, None)
+        target = rollback_target(name, state, None, [v.version for v in
+                                                     registry.model_versions(name, client)])
     except UserError as nothing_to_roll_back:
         return Check("rollback_dry_run", None, None, True,
                      f"rollback_dry_run: skipped ({nothing_to_roll_back}): ok")

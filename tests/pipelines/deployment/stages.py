@@ -45,7 +45,8 @@ def apply_promotion(decision: dict, scoring_slice: pd.DataFrame, validation: dic
 
 
 def roll_back_champion(rows: pd.DataFrame, rollback: dict, validation: dict) -> dict:
-    return _moved(rollback_nodes.roll_back_champion(rows, rollback, validation))
+    champion = ChampionDataset(registered_model_name=rollback["registered_model_name"]).load()
+    return _moved(rollback_nodes.roll_back_champion(champion, rows, rollback, validation))
 
 
 def validate_current_champion(rows: pd.DataFrame, validation: dict) -> dict:

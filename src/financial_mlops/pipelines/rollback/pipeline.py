@@ -13,7 +13,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                  outputs="validation_rows", name="take_latest_gold_rows"),
             # Saving the move to deployed_champion moves the aliases (datasets.registry).
             node(roll_back_champion,
-                 inputs=["validation_rows", "params:rollback", "params:validation"],
+                 inputs=["champion", "validation_rows", "params:rollback",
+                         "params:validation"],
                  outputs="deployed_champion@value", name="roll_back_champion"),
             node(change_record, inputs="deployed_champion@value", outputs="rollback_record",
                  name="record_rollback"),
