@@ -58,7 +58,10 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
     """A Delta table at ``path`` (local, DBFS, Volumes) or named ``table`` (Unity Catalog).
 
     Load: a batch DataFrame, or a stream with ``load_args: {streaming: true}``. A table that does
-    not exist yet loads as an empty DataFrame when ``schema`` (DDL) is given.
+    not exist yet loads as an empty DataFrame when ``schema`` (DDL) is given. ``load_args:
+    {not_in: {table | path: <target>, keys: [...]}}`` loads only the rows whose keys the target
+    does not hold yet (batch only): how scoring reads a materialized view, which cannot be
+    streamed, and still writes every row once.
 
     Save (``save_args``):
       - ``mode``: ``append`` | ``overwrite`` | ``merge`` (MERGE on ``keys``; matched rows are
@@ -99,6 +102,10 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
             raise DatasetError(f"DeltaDataset mode '{mode}' is not one of {sorted(_MODES)}.")
         if mode == "merge" and not self._save_args.get("keys"):
             raise DatasetError("DeltaDataset mode 'merge' needs 'keys'.")
+        not_in = self._load_args.get("not_in")
+        if not_in is not None and (self._load_args.get("streaming") or not not_in.get("keys")):
+            raise DatasetError("DeltaDataset load_args.not_in needs 'keys' and a batch load "
+                               "(streaming: false).")
 
     @property
     def location(self) -> str:
@@ -134,12 +141,19 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
         spark = self._spark()
         options = dict(self._load_args)
         streaming = options.pop("streaming", False)
+        not_in = options.pop("not_in", None)
         if not self._exists(spark):
             if self._schema and not streaming:
                 return spark.createDataFrame([], self._schema)
             raise DatasetError(f"Delta table {self.location} does not exist yet.")
         reader = (spark.readStream if streaming else spark.read).format("delta").options(**options)
-        return reader.table(self._table) if self._table else reader.load(self._path)
+        rows = reader.table(self._table) if self._table else reader.load(self._path)
+        if not_in:
+            done = DeltaDataset(table=not_in.get("table"), path=not_in.get("path"))
+            if done._exists(spark):
+                keys = list(not_in["keys"])
+                rows = rows.join(done._load().select(*keys), keys, "left_anti")
+        return rows
 
     def delta_version(self) -> int | None:
         """The table's current Delta version (for lineage tags), or None when it has none to
@@ -155,8 +169,14 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
 
     def _save(self, data: DataFrame | pd.DataFrame | MicroBatchStream) -> None:
         if isinstance(data, MicroBatchStream):
-            self._save_stream(data.stream, data.prepare, data.trigger)
-            return
+            if data.stream.isStreaming:
+                self._save_stream(data.stream, data.prepare, data.trigger)
+                return
+            if (data.trigger or "availableNow") != "availableNow":
+                raise DatasetError(
+                    f"{self.location}: a batch source has no '{data.trigger}' trigger; run it "
+                    "as availableNow (a continuous job reruns it)")
+            data = data.prepare(data.stream)
         if isinstance(data, pd.DataFrame):
             data = self._spark().createDataFrame(data, schema=self._schema)
         if data.isStreaming:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 
+import mlflow
 import pandas as pd
 from mlflow.pyfunc import PyFuncModel
 from pyspark.sql import DataFrame, Window
@@ -59,6 +60,9 @@ class ChampionScorer:
     def __init__(self, name: str, alias: str) -> None:
         self.name, self.alias = name, alias
         self.version: str | None = None
+        # Resolved on the driver: on serverless a micro-batch runs in another Python process,
+        # which has none of the MLflow settings kedro-mlflow made here.
+        self.uris = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
 
     def wait_for_version(self, seconds: float = 0.0) -> str:
         """The version behind the alias now, polling up to ``seconds`` while there is none."""
@@ -76,6 +80,9 @@ class ChampionScorer:
         return found.version
 
     def __call__(self, changes: DataFrame) -> DataFrame:
+        if (mlflow.get_tracking_uri(), mlflow.get_registry_uri()) != self.uris:
+            mlflow.set_tracking_uri(self.uris[0])
+            mlflow.set_registry_uri(self.uris[1])
         version = self.wait_for_version()
         if version != self.version:
             logger.info("Scoring with %s version %s (@%s)", self.name, version, self.alias)
@@ -89,7 +96,11 @@ def latest_trade_rows(changes: DataFrame) -> DataFrame:
 
     A batch of inserts only (the usual case) is taken as it is: gold is MERGEd on ``trade_id``,
     so it inserts a trade once, and the sort that picks the latest row is the costliest step.
+    Plain gold rows (no change feed: a materialized view read in batch on Databricks) are one
+    row per trade already.
     """
+    if "_change_type" not in changes.columns:
+        return changes
     rows = changes.filter(F.col("_change_type").isin("insert", "update_postimage"))
     if changes.filter(F.col("_change_type") != "insert").isEmpty():
         return rows
