@@ -16,6 +16,7 @@ import os
 import shutil
 import sys
 import tempfile
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -108,10 +109,16 @@ def _local_session(conf: Mapping[str, Any]) -> SparkSession:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     conf = dict(conf)
     remote = conf.pop("spark.remote", None)
+    if remote:
+        conf.pop("spark.master", None)  # the remote URL names the master (e.g. local[2])
     builder = SparkSession.builder.remote(remote) if remote else SparkSession.builder
     for key, value in conf.items():
         builder = builder.config(key, conf_string(value))
-    session = configure_spark_with_delta_pip(builder).getOrCreate()
+    with warnings.catch_warnings():
+        # Connect passes every conf to the local server it starts, then warns that the static
+        # ones cannot be set again on the client session: noise, they are in effect.
+        warnings.filterwarnings("ignore", "Failed to set", UserWarning)
+        session = configure_spark_with_delta_pip(builder).getOrCreate()
     if not remote:
         session.sparkContext.setLogLevel("ERROR")
     return session
