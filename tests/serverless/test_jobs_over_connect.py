@@ -19,7 +19,8 @@ GOLD = "data/04_feature/gold_trade_features"
 SCORES = "data/07_model_output/anomaly_scores"
 DRIFT_METRICS = "data/08_reporting/drift_metrics"
 MODEL = "anomaly_detector"
-MARKET = {"ingestion": {"source": "simulator", "simulator": {"trades_per_batch": TRADES}}}
+MARKET = {"ingestion": {"source": "simulator", "simulator": {"trades_per_batch": TRADES,
+                                                            "anomaly_rate": 0.03}}}
 # The Databricks envs' reading of gold (conf/<dev|acc|prd>/catalog_inference.yml), on paths.
 BATCH_GOLD = f"""
 gold_trade_features_changes:

@@ -8,6 +8,7 @@ and is decided again, against the new champion, on the next run.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 import mlflow
@@ -15,10 +16,14 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
 from financial_mlops import registry
+from financial_mlops.build_info import UNKNOWN
 from financial_mlops.errors import UserError
+from financial_mlops.spark import on_databricks
 
 DECISION_TAG = "promotion_decision"
 STABILITY_METRICS = ("train_val_gap", "batch_pr_auc_spread")
+
+logger = logging.getLogger(__name__)
 
 
 def newest_challenger(client: MlflowClient, name: str, champion: str | None
@@ -60,5 +65,15 @@ def run_evidence(client: MlflowClient, version: ModelVersion,
                "artifacts": _artifacts(client, version)}
     missing = [f"{kind.removesuffix('s')} {item}" for kind, items in required.items()
                for item in items if item not in present[kind]]
+    if data.tags.get("git_sha") == UNKNOWN and "git_sha" in required.get("tags", []):
+        # A wheel records its commit when scripts/build_package.sh builds it in a checkout; on
+        # Databricks an unknown commit means an untraceable model. Locally, a source copy
+        # without git is common (a tarball, a container): say so, and go on.
+        if on_databricks():
+            missing.append("tag git_sha (it is 'unknown': build the wheel with "
+                           "scripts/build_package.sh in a git checkout)")
+        else:
+            logger.warning("Version %s was trained from code of unknown commit (no git "
+                           "checkout, no recorded build commit)", version.version)
     return {"missing": missing, **{metric: data.metrics.get(metric)
                                    for metric in STABILITY_METRICS}}
