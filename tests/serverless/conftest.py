@@ -32,3 +32,24 @@ def spark(tmp_path_factory):
     session = get_spark(conf)
     assert type(session).__module__.startswith("pyspark.sql.connect"), type(session)
     return session
+
+
+# Spark starts a foreachBatch worker and gives it 10 s (hard-coded) to import PySpark and connect
+# back; on this shared 2-core machine, at a load average of ~19, the import alone took 13.5 s.
+# A query that failed to start wrote nothing, so starting it again is safe.
+_SLOW_WORKER = "Python worker failed to connect back"
+
+
+def start_with_retries(action, attempts: int = 5):
+    """Run ``action`` again when only its foreachBatch worker was too slow to start."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return action()
+        except Exception as error:  # noqa: BLE001  (Kedro wraps Spark's error)
+            chain, cause = [], error
+            while cause is not None:
+                chain.append(str(cause))
+                cause = cause.__cause__
+            if attempt == attempts or not any(_SLOW_WORKER in text for text in chain):
+                raise
+    return None

@@ -6,7 +6,9 @@ import pytest
 from pyspark.errors import PySparkException
 
 from financial_mlops.datasets import DeltaDataset
+from financial_mlops.datasets.delta import MicroBatchStream
 from financial_mlops.spark import get_spark
+from tests.serverless.conftest import start_with_retries
 
 
 def test_get_spark_keeps_returning_the_connect_session(spark):
@@ -54,3 +56,26 @@ def test_unscored_rows_of_a_batch_source_are_the_ones_the_target_lacks(spark, tm
     assert pending.load().count() == 3
     target.save(spark.createDataFrame([("b",)], "trade_id STRING"))
     assert sorted(r[0] for r in pending.load().collect()) == ["a", "c"]
+
+
+def test_foreach_batch_writes_through_the_batch_session_in_its_own_process(spark, tmp_path):
+    """On serverless a foreachBatch function runs in another Python process: a module-level
+    session or a driver-side setting does not exist there (this process's get_spark() would
+    start a second, classic Spark)."""
+    source, target = tmp_path / "source", tmp_path / "target"
+    rows = spark.createDataFrame([("a", 1), ("b", 2)], "k STRING, v INT")
+    rows.write.format("delta").save(str(source))
+    dataset = DeltaDataset(path=str(target), save_args={
+        "mode": "merge", "keys": ["k"], "checkpoint": str(tmp_path / "checkpoint")})
+    stream = spark.readStream.format("delta").load(str(source))
+    start_with_retries(lambda: dataset.save(MicroBatchStream(stream, _doubled)))
+    rows.write.format("delta").mode("append").save(str(source))  # a replay of the same keys
+    start_with_retries(lambda: dataset.save(
+        MicroBatchStream(spark.readStream.format("delta").load(str(source)), _doubled)))
+    assert sorted(tuple(r) for r in dataset.load().collect()) == [("a", 2), ("b", 4)]
+
+
+def _doubled(batch):
+    from pyspark.sql import functions as F
+
+    return batch.withColumn("v", F.col("v") * 2)

@@ -13,6 +13,7 @@ from mlflow import MlflowClient
 from financial_mlops.promotion.aliases import read_aliases
 from tests.conftest import REPO
 from tests.pipelines.drift.test_drift_end_to_end import SMALL_RETRAINING
+from tests.serverless.conftest import start_with_retries
 
 TRADES = 12_000
 GOLD = "data/04_feature/gold_trade_features"
@@ -75,5 +76,6 @@ def test_every_job_entry_point_runs_over_spark_connect(project, read_delta):
     assert read_delta(project.path(SCORES)).count() == trades
 
     (project.conf / "local" / "catalog_batch_gold.yml").unlink()
-    project.run("inference")  # locally: gold's change feed as an availableNow stream
+    # locally: gold's change feed as an availableNow stream, each micro-batch in foreachBatch
+    start_with_retries(lambda: project.run("inference"))
     assert read_delta(project.path(SCORES)).count() == trades
