@@ -40,7 +40,7 @@ def spark(tmp_path_factory):
 _SLOW_WORKER = "Python worker failed to connect back"
 
 
-def start_with_retries(action, attempts: int = 5):
+def start_with_retries(action, attempts: int = 10):
     """Run ``action`` again when only its foreachBatch worker was too slow to start."""
     for attempt in range(1, attempts + 1):
         try:
