@@ -4,15 +4,18 @@
 -- Do NOT create bronze_trades, silver_trades, silver_trades_quarantine or gold_trade_features
 -- here: financial_streaming_pipeline must own them (see the preflight check at the end).
 
--- 1. Principals. Replace the defaults with your account groups, users or service principals
---    (service principals by application ID). *_runner runs the bundle's jobs and pipeline;
---    *_landing_writer drops trade files into the streaming_landing volume from outside.
-DECLARE OR REPLACE VARIABLE dev_runner STRING DEFAULT 'financial-mlops-developers';
-DECLARE OR REPLACE VARIABLE acc_runner STRING DEFAULT 'financial-mlops-acc-sp';
-DECLARE OR REPLACE VARIABLE prd_runner STRING DEFAULT 'financial-mlops-prd-sp';
-DECLARE OR REPLACE VARIABLE dev_landing_writer STRING DEFAULT 'financial-mlops-developers';
-DECLARE OR REPLACE VARIABLE acc_landing_writer STRING DEFAULT 'financial-mlops-feed-acc';
-DECLARE OR REPLACE VARIABLE prd_landing_writer STRING DEFAULT 'financial-mlops-feed-prd';
+-- 1. Principals. The grants below name these defaults: replace them in this file (search and
+--    replace) with your account groups, users or service principals (service principals by
+--    application ID) before running it. Plain GRANT statements, no variables and no EXECUTE
+--    IMMEDIATE, so that every SQL warehouse and runtime version runs the script as written.
+--      financial-mlops-developers   dev runner and dev landing writer (the developers' group)
+--      financial-mlops-acc-sp       acc runner: the service principal the acc jobs run as
+--      financial-mlops-prd-sp       prd runner: the service principal the prd jobs run as
+--      financial-mlops-feed-acc     acc landing writer (the feed dropping trade files)
+--      financial-mlops-feed-prd     prd landing writer
+--      financial-mlops-ci-sp        the CI service principal that deploys the bundle (GitHub
+--                                   OIDC or a secret); it uploads the wheel to `packages` and
+--                                   creates the pipeline, jobs and experiment in every env
 
 -- 2. Catalogs, schema and volumes: packages holds released wheels and conf archives,
 --    streaming_landing/trades the JSON files that the pipeline's Auto Loader ingests.
@@ -34,26 +37,33 @@ CREATE VOLUME IF NOT EXISTS mlops_prd.financial_transactions.streaming_landing;
 -- 3. Grants. Beyond the guide's USE CATALOG, USE SCHEMA, CREATE TABLE, SELECT and MODIFY, the
 --    runner needs CREATE MATERIALIZED VIEW (the pipeline's batch tables) and CREATE MODEL (the
 --    tournament registers anomaly_detector in this schema). Landing writers may write files only.
-EXECUTE IMMEDIATE 'GRANT USE CATALOG, USE SCHEMA, CREATE TABLE, CREATE MATERIALIZED VIEW, CREATE MODEL, SELECT, MODIFY ON CATALOG mlops_dev TO `' || dev_runner || '`';
-EXECUTE IMMEDIATE 'GRANT READ VOLUME, WRITE VOLUME ON VOLUME mlops_dev.financial_transactions.streaming_landing TO `' || dev_runner || '`';
-EXECUTE IMMEDIATE 'GRANT READ VOLUME, WRITE VOLUME ON VOLUME mlops_dev.financial_transactions.packages TO `' || dev_runner || '`';
-EXECUTE IMMEDIATE 'GRANT USE CATALOG ON CATALOG mlops_dev TO `' || dev_landing_writer || '`';
-EXECUTE IMMEDIATE 'GRANT USE SCHEMA ON SCHEMA mlops_dev.financial_transactions TO `' || dev_landing_writer || '`';
-EXECUTE IMMEDIATE 'GRANT READ VOLUME, WRITE VOLUME ON VOLUME mlops_dev.financial_transactions.streaming_landing TO `' || dev_landing_writer || '`';
+--    The CI deployer may create the pipeline's tables and upload wheels, but reads no data.
+GRANT USE CATALOG, USE SCHEMA, CREATE TABLE, CREATE MATERIALIZED VIEW, CREATE MODEL, SELECT, MODIFY ON CATALOG mlops_dev TO `financial-mlops-developers`;
+GRANT READ VOLUME, WRITE VOLUME ON VOLUME mlops_dev.financial_transactions.streaming_landing TO `financial-mlops-developers`;
+GRANT READ VOLUME, WRITE VOLUME ON VOLUME mlops_dev.financial_transactions.packages TO `financial-mlops-developers`;
+GRANT USE CATALOG ON CATALOG mlops_dev TO `financial-mlops-developers`;
+GRANT USE SCHEMA ON SCHEMA mlops_dev.financial_transactions TO `financial-mlops-developers`;
+GRANT READ VOLUME, WRITE VOLUME ON VOLUME mlops_dev.financial_transactions.streaming_landing TO `financial-mlops-developers`;
+GRANT USE CATALOG, USE SCHEMA, CREATE TABLE, CREATE MATERIALIZED VIEW ON CATALOG mlops_dev TO `financial-mlops-ci-sp`;
+GRANT READ VOLUME, WRITE VOLUME ON VOLUME mlops_dev.financial_transactions.packages TO `financial-mlops-ci-sp`;
 
-EXECUTE IMMEDIATE 'GRANT USE CATALOG, USE SCHEMA, CREATE TABLE, CREATE MATERIALIZED VIEW, CREATE MODEL, SELECT, MODIFY ON CATALOG mlops_acc TO `' || acc_runner || '`';
-EXECUTE IMMEDIATE 'GRANT READ VOLUME, WRITE VOLUME ON VOLUME mlops_acc.financial_transactions.streaming_landing TO `' || acc_runner || '`';
-EXECUTE IMMEDIATE 'GRANT READ VOLUME, WRITE VOLUME ON VOLUME mlops_acc.financial_transactions.packages TO `' || acc_runner || '`';
-EXECUTE IMMEDIATE 'GRANT USE CATALOG ON CATALOG mlops_acc TO `' || acc_landing_writer || '`';
-EXECUTE IMMEDIATE 'GRANT USE SCHEMA ON SCHEMA mlops_acc.financial_transactions TO `' || acc_landing_writer || '`';
-EXECUTE IMMEDIATE 'GRANT READ VOLUME, WRITE VOLUME ON VOLUME mlops_acc.financial_transactions.streaming_landing TO `' || acc_landing_writer || '`';
+GRANT USE CATALOG, USE SCHEMA, CREATE TABLE, CREATE MATERIALIZED VIEW, CREATE MODEL, SELECT, MODIFY ON CATALOG mlops_acc TO `financial-mlops-acc-sp`;
+GRANT READ VOLUME, WRITE VOLUME ON VOLUME mlops_acc.financial_transactions.streaming_landing TO `financial-mlops-acc-sp`;
+GRANT READ VOLUME, WRITE VOLUME ON VOLUME mlops_acc.financial_transactions.packages TO `financial-mlops-acc-sp`;
+GRANT USE CATALOG ON CATALOG mlops_acc TO `financial-mlops-feed-acc`;
+GRANT USE SCHEMA ON SCHEMA mlops_acc.financial_transactions TO `financial-mlops-feed-acc`;
+GRANT READ VOLUME, WRITE VOLUME ON VOLUME mlops_acc.financial_transactions.streaming_landing TO `financial-mlops-feed-acc`;
+GRANT USE CATALOG, USE SCHEMA, CREATE TABLE, CREATE MATERIALIZED VIEW ON CATALOG mlops_acc TO `financial-mlops-ci-sp`;
+GRANT READ VOLUME, WRITE VOLUME ON VOLUME mlops_acc.financial_transactions.packages TO `financial-mlops-ci-sp`;
 
-EXECUTE IMMEDIATE 'GRANT USE CATALOG, USE SCHEMA, CREATE TABLE, CREATE MATERIALIZED VIEW, CREATE MODEL, SELECT, MODIFY ON CATALOG mlops_prd TO `' || prd_runner || '`';
-EXECUTE IMMEDIATE 'GRANT READ VOLUME, WRITE VOLUME ON VOLUME mlops_prd.financial_transactions.streaming_landing TO `' || prd_runner || '`';
-EXECUTE IMMEDIATE 'GRANT READ VOLUME, WRITE VOLUME ON VOLUME mlops_prd.financial_transactions.packages TO `' || prd_runner || '`';
-EXECUTE IMMEDIATE 'GRANT USE CATALOG ON CATALOG mlops_prd TO `' || prd_landing_writer || '`';
-EXECUTE IMMEDIATE 'GRANT USE SCHEMA ON SCHEMA mlops_prd.financial_transactions TO `' || prd_landing_writer || '`';
-EXECUTE IMMEDIATE 'GRANT READ VOLUME, WRITE VOLUME ON VOLUME mlops_prd.financial_transactions.streaming_landing TO `' || prd_landing_writer || '`';
+GRANT USE CATALOG, USE SCHEMA, CREATE TABLE, CREATE MATERIALIZED VIEW, CREATE MODEL, SELECT, MODIFY ON CATALOG mlops_prd TO `financial-mlops-prd-sp`;
+GRANT READ VOLUME, WRITE VOLUME ON VOLUME mlops_prd.financial_transactions.streaming_landing TO `financial-mlops-prd-sp`;
+GRANT READ VOLUME, WRITE VOLUME ON VOLUME mlops_prd.financial_transactions.packages TO `financial-mlops-prd-sp`;
+GRANT USE CATALOG ON CATALOG mlops_prd TO `financial-mlops-feed-prd`;
+GRANT USE SCHEMA ON SCHEMA mlops_prd.financial_transactions TO `financial-mlops-feed-prd`;
+GRANT READ VOLUME, WRITE VOLUME ON VOLUME mlops_prd.financial_transactions.streaming_landing TO `financial-mlops-feed-prd`;
+GRANT USE CATALOG, USE SCHEMA, CREATE TABLE, CREATE MATERIALIZED VIEW ON CATALOG mlops_prd TO `financial-mlops-ci-sp`;
+GRANT READ VOLUME, WRITE VOLUME ON VOLUME mlops_prd.financial_transactions.packages TO `financial-mlops-ci-sp`;
 
 -- 4. Preflight: the pipeline fails to start when a table it defines already exists as an ordinary
 --    table (created by hand, by an old notebook, or by a Kedro run writing to Unity Catalog).

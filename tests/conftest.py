@@ -27,6 +27,14 @@ os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
+def pytest_ignore_collect(collection_path: Path, config) -> bool | None:
+    """The serverless lane (tests/serverless) runs only in the process that
+    tests/test_serverless_lane.py starts for it, never beside the classic session."""
+    if collection_path.name == "serverless" and collection_path.parent == REPO / "tests":
+        return not os.environ.get("FINANCIAL_MLOPS_SERVERLESS_LANE")
+    return None
+
+
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory):
     conf = yaml.safe_load((REPO / "conf/base/spark.yml").read_text())

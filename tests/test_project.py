@@ -16,8 +16,8 @@ from tests.conftest import REPO
 ENVS = ("base", "local", "dev", "acc", "prd")
 
 
-def _config(env: str) -> OmegaConfigLoader:
-    return OmegaConfigLoader(str(REPO / "conf"), env=env, **{
+def _config(env: str, runtime_params: dict | None = None) -> OmegaConfigLoader:
+    return OmegaConfigLoader(str(REPO / "conf"), env=env, runtime_params=runtime_params, **{
         k: v for k, v in settings.CONFIG_LOADER_ARGS.items() if k != "default_run_env"})
 
 
@@ -31,14 +31,16 @@ def test_every_env_folder_is_in_git():
 
 @pytest.mark.parametrize("env", ["dev", "acc", "prd"])
 def test_databricks_envs_map_datasets_to_unity_catalog(env):
-    config = _config(env)
+    # The experiment the bundle declares, as its jobs pass it (resources/experiment.yml).
+    experiment = f"/Workspace/Users/sp/.bundle/financial_mlops/{env}/financial_mlops"
+    config = _config(env, {"mlflow": {"experiment": experiment}})
     catalog = config["catalog"]
     assert catalog["bronze_trades"]["table"] == f"mlops_{env}.financial_transactions.bronze_trades"
     assert catalog["landing_trades"]["path"] == (
         f"/Volumes/mlops_{env}/financial_transactions/streaming_landing/trades")
     mlflow_conf = config["mlflow"]
     assert mlflow_conf["server"]["mlflow_registry_uri"] == "databricks-uc"
-    assert mlflow_conf["tracking"]["experiment"]["name"] == f"/Shared/financial_mlops/{env}"
+    assert mlflow_conf["tracking"]["experiment"]["name"] == experiment
     # Soft merge: base keys that the env file does not mention survive.
     assert mlflow_conf["tracking"]["params"]["long_params_strategy"] == "tag"
     assert config["globals"]["registered_model_name"] == (
@@ -117,3 +119,26 @@ def test_catalog_of_a_databricks_env_resolves_anywhere():
     result = _kedro("catalog", "resolve-patterns", "--env", "prd")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "mlops_prd.financial_transactions.bronze_trades" in result.stdout
+
+
+def test_src_touches_no_jvm_handle_outside_the_local_session_builder():
+    """Serverless is Spark Connect: ``sparkContext``, ``_jsc``, ``_jvm`` and RDDs raise there.
+    Only ``spark._local_session`` and ``spark._stopped`` (never reached on Databricks) may."""
+    import ast
+
+    jvm = {"sparkContext", "_jsc", "_jvm", "_active_spark_context", "rdd"}
+    allowed = {("spark.py", "_local_session"), ("spark.py", "_stopped")}
+    found = []
+
+    def visit(node, path, function: str | None) -> None:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            function = node.name
+        if isinstance(node, ast.Attribute) and node.attr in jvm and (
+                (path.name, function) not in allowed):
+            found.append(f"{path.relative_to(REPO)}:{node.lineno}: .{node.attr}")
+        for child in ast.iter_child_nodes(node):
+            visit(child, path, function)
+
+    for path in sorted((REPO / "src").rglob("*.py")):
+        visit(ast.parse(path.read_text()), path, None)
+    assert not found, "\n".join(found)

@@ -1,4 +1,5 @@
-"""Lineage of a run: the git commit of the code and the Delta versions of the tables it read.
+"""Lineage of a run: the git commit of the code (``build_info``) and the Delta versions of the
+tables it read.
 
 ``DeltaLineageHooks`` tags the run's MLflow run (opened by kedro-mlflow) with
 ``delta_version.<dataset>`` each time a node loads a Delta dataset. A hook sees the dataset object
@@ -9,24 +10,14 @@ tournament copies them to every candidate run) read them back with ``delta_versi
 
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import mlflow
 from kedro.framework.hooks import hook_impl
 
+from financial_mlops.build_info import git_sha  # noqa: F401  (re-exported for the nodes)
+
 DELTA_VERSION_TAG = "delta_version."
-
-
-def git_sha() -> str:
-    """The commit of the code that runs (its source checkout), or "unknown" (e.g. in a wheel)."""
-    try:
-        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
-                                capture_output=True, text=True, timeout=10, check=True)
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return result.stdout.strip()
 
 
 class DeltaLineageHooks:

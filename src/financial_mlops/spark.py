@@ -1,7 +1,11 @@
 """One Spark session per process, with Delta Lake, from the env's ``spark.yml``.
 
 Locally the session is built here (Delta jars come from Maven Central through Spark's ivy on the
-first start, then from its cache). On a Databricks cluster the runtime's own session is reused.
+first start, then from its cache). On Databricks the runtime's own session is reused; serverless
+jobs and pipelines run Spark Connect, where ``sparkContext`` and every JVM handle raise, so only
+``_local_session`` (never reached on Databricks) may touch them. A ``spark.remote`` key in the
+conf (e.g. ``local[2]``) builds a local Spark Connect session instead, the serverless stand-in
+of the test lane.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import os
 import shutil
 import sys
 import tempfile
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -75,19 +80,45 @@ def conf_string(value: Any) -> str:
 def get_spark(conf: Mapping[str, Any] | None = None) -> SparkSession:
     """Return the process's Spark session, building it from ``conf`` on first use."""
     global _session
-    if _session is not None and not _session.sparkContext._jsc.sc().isStopped():
-        return _session
     if on_databricks():
-        _session = SparkSession.builder.getOrCreate()
+        # Classic or Connect (serverless): the runtime owns the session; never cache a stopped one.
+        return SparkSession.builder.getOrCreate()
+    if _session is not None and not _stopped(_session):
         return _session
+    _session = _local_session(conf or {})
+    return _session
+
+
+def _stopped(session: SparkSession) -> bool:
+    """Whether a session of this process was stopped (a test, ``spark.stop()`` in a notebook).
+    A Connect session says so itself; a classic one has no SparkContext left after ``stop``."""
+    if hasattr(session, "is_stopped"):  # Spark Connect
+        return session.is_stopped
+    from pyspark import SparkContext
+
+    return SparkContext._active_spark_context is None
+
+
+def _local_session(conf: Mapping[str, Any]) -> SparkSession:
+    """Local mode with Delta, classic or (with ``spark.remote``) Spark Connect; off Databricks
+    only."""
     from delta import configure_spark_with_delta_pip
 
     ensure_java()
     # Python workers (pandas UDFs, foreachBatch) must use this environment's interpreter.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = SparkSession.builder
-    for key, value in (conf or {}).items():
+    conf = dict(conf)
+    remote = conf.pop("spark.remote", None)
+    if remote:
+        conf.pop("spark.master", None)  # the remote URL names the master (e.g. local[2])
+    builder = SparkSession.builder.remote(remote) if remote else SparkSession.builder
+    for key, value in conf.items():
         builder = builder.config(key, conf_string(value))
-    _session = configure_spark_with_delta_pip(builder).getOrCreate()
-    _session.sparkContext.setLogLevel("ERROR")
-    return _session
+    with warnings.catch_warnings():
+        # Connect passes every conf to the local server it starts, then warns that the static
+        # ones cannot be set again on the client session: noise, they are in effect.
+        warnings.filterwarnings("ignore", "Failed to set", UserWarning)
+        session = configure_spark_with_delta_pip(builder).getOrCreate()
+    if not remote:
+        session.sparkContext.setLogLevel("ERROR")
+    return session

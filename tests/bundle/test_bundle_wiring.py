@@ -188,7 +188,7 @@ def test_rollback_is_a_job_of_its_own_that_defaults_to_the_previous_champion(bun
     first, then = rollback["tasks"]
     run = parse_wheel_parameters(kedro_cli, first["python_wheel_task"]["parameters"])
     assert run["pipelines"] == ["rollback"]
-    assert run["params"] == {"rollback": {"to_version": None}}
+    assert run["params"]["rollback"] == {"to_version": None}
     assert then["depends_on"] == [{"task_key": first["task_key"]}]
     assert "--pipelines=validation" in then["python_wheel_task"]["parameters"]
 
@@ -305,11 +305,67 @@ def test_ingestion_lands_files_where_the_pipeline_reads_them(bundle, kedro_cli, 
     assert landing == pipeline["configuration"]["financial_mlops.landing_path"]
 
 
-def test_streaming_scoring_runs_inference_continuously(bundle):
+def test_streaming_scoring_is_a_continuous_job_of_available_now_runs(bundle, kedro_cli):
+    """Serverless streams only with availableNow: the job reruns one such run after another."""
     job = bundle["resources"]["jobs"]["financial_streaming_inference"]
     parameters = job["tasks"][0]["python_wheel_task"]["parameters"]
-    assert {"--pipelines=inference", "--params=inference.mode=continuous"} <= set(parameters)
+    run = parse_wheel_parameters(kedro_cli, parameters)
+    assert run["pipelines"] == ["inference"]
+    assert run["params"]["inference"]["mode"] == "availableNow"
     assert "continuous" in job
+
+
+def test_no_databricks_task_asks_for_a_processing_time_trigger(bundle, kedro_cli, target):
+    """Local Spark Connect accepts a processingTime trigger; serverless refuses it."""
+    parameters = env_config(kedro_cli, target)["parameters"]
+    for job_name, task in wheel_tasks(deployed(bundle, target)):
+        run = parse_wheel_parameters(kedro_cli, task["python_wheel_task"]["parameters"])
+        mode = run["params"].get("inference", {}).get("mode", parameters["inference"]["mode"])
+        assert mode == "availableNow", job_name
+    catalog = env_config(kedro_cli, target)["catalog"]
+    triggers = {name: entry.get("save_args", {}).get("trigger", "availableNow")
+                for name, entry in catalog.items() if isinstance(entry, dict)}
+    assert set(triggers.values()) <= {"availableNow"}, triggers
+
+
+def test_no_databricks_dataset_streams_a_materialized_view(kedro_cli, target):
+    """Local Spark Connect reads a Delta table as a stream where Databricks refuses to stream a
+    materialized view of the declarative pipeline (silver, quarantine, gold)."""
+    source = DECLARATIVE_WRAPPER.read_text()
+    views = set(re.findall(r'@dp\.materialized_view\(\s*name="(\w+)"', source))
+    assert "gold_trade_features" in views
+    for name, entry in env_config(kedro_cli, target)["catalog"].items():
+        if isinstance(entry, dict) and entry.get("load_args", {}).get("streaming"):
+            table = str(entry.get("table", "")).rsplit(".", 1)[-1]
+            assert table not in views, f"{name} streams the materialized view {table}"
+
+
+def test_the_wheel_artifact_is_reinstalled_on_every_deploy(bundle):
+    assert bundle["artifacts"]["financial_mlops_wheel"]["dynamic_version"] is True
+
+
+def test_every_wheel_task_logs_to_the_experiment_the_bundle_declares(bundle, kedro_cli, target):
+    """The experiment is created by the deploy, and each job tells Kedro its deployed name."""
+    assert "financial_mlops_experiment" in bundle["resources"]["experiments"]
+    reference = "${resources.experiments.financial_mlops_experiment.name}"
+    mlflow_yml = (REPO / "conf" / target / "mlflow.yml").read_text()
+    assert "${runtime_params:mlflow.experiment}" in mlflow_yml
+    for job_name, task in wheel_tasks(deployed(bundle, target)):
+        run = parse_wheel_parameters(kedro_cli, task["python_wheel_task"]["parameters"])
+        assert run["params"]["mlflow"]["experiment"] == reference, job_name
+
+
+def test_only_dev_and_acc_ingest_the_simulated_market(bundle, kedro_cli, target):
+    job = deployed(bundle, target)["resources"]["jobs"]["financial_api_ingestion_workflow"]
+    run = parse_wheel_parameters(kedro_cli, job["tasks"][0]["python_wheel_task"]["parameters"])
+    source = run["params"]["ingestion"]["source"]
+    assert (source == "simulator") == (target != "prd"), (target, source)
+
+
+def test_acc_and_prd_jobs_can_be_run_by_operators_not_only_the_service_principal(bundle):
+    for target in ("acc", "prd"):
+        permissions = target_view(bundle, target).get("permissions", [])
+        assert {"level": "CAN_RUN", "group_name": "financial-mlops-operators"} in permissions
 
 
 def test_every_reference_points_to_something_declared(bundle):

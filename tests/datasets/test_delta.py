@@ -118,7 +118,25 @@ def test_missing_table_loads_empty_with_a_schema_and_fails_clearly_without(spark
     ({"path": "a", "table": "b"}, "exactly one of 'path' or 'table'"),
     ({"path": "a", "save_args": {"mode": "upsert"}}, "mode 'upsert' is not one of"),
     ({"path": "a", "save_args": {"mode": "merge"}}, "needs 'keys'"),
+    ({"path": "a", "load_args": {"not_in": {"path": "b"}}}, "not_in needs 'keys'"),
+    ({"path": "a", "load_args": {"streaming": True, "not_in": {"path": "b", "keys": ["k"]}}},
+     "not_in needs 'keys' and a batch load"),
 ])
 def test_bad_configuration_is_one_clear_error(kwargs, message):
     with pytest.raises(DatasetError, match=message):
         DeltaDataset(**kwargs)
+
+
+def test_a_batch_source_is_scored_once_and_refuses_a_processing_time_trigger(spark, tmp_path):
+    """How Databricks reads a materialized view: batch, past what the target holds, and only
+    as availableNow (serverless has no other trigger)."""
+    from financial_mlops.datasets.delta import MicroBatchStream
+
+    target = DeltaDataset(path=str(tmp_path / "scores"),
+                          save_args={"mode": "merge", "keys": ["k"]})
+    rows = spark.createDataFrame([("a", 1), ("b", 2)], "k STRING, v INT")
+    with pytest.raises(DatasetError, match="no 'processingTime=5 seconds' trigger"):
+        target.save(MicroBatchStream(rows, lambda batch: batch, "processingTime=5 seconds"))
+    target.save(MicroBatchStream(rows, lambda batch: batch.withColumn("v", F.col("v") + 10)))
+    target.save(MicroBatchStream(rows, lambda batch: batch))  # a replay adds nothing
+    assert sorted(tuple(r) for r in target.load().collect()) == [("a", 11), ("b", 12)]

@@ -2,17 +2,23 @@
 installed into a clean virtual environment, started from a folder outside the repository, the
 way a Databricks wheel task starts them."""
 
+import json
 import os
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
+from mlflow import MlflowClient
+from tests.pipelines.drift.test_drift_end_to_end import SMALL_RETRAINING
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGED = ["pyproject.toml", "README.md", ".telemetry", "src", "conf", "scripts"]
-TRADES = 2000
+TRADES = 6000
+HEAD = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                      check=False).stdout.strip()
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +50,10 @@ def copy_of_the_project(destination: Path) -> Path:
 @pytest.fixture(scope="module")
 def package(tmp_path_factory) -> dict[str, Path]:
     tree = copy_of_the_project(tmp_path_factory.mktemp("project"))
-    run(["bash", "scripts/build_package.sh"], cwd=tree, env=os.environ | {"PYTHON": sys.executable})
+    # The copy has no .git (as a CI checkout may not): the build records the commit it is given.
+    run(["bash", "scripts/build_package.sh"], cwd=tree,
+        env=os.environ | {"PYTHON": sys.executable, "GIT_COMMIT": HEAD})
+    assert not (tree / "src/financial_mlops/BUILD_COMMIT").exists(), "the record is left behind"
     (wheel,) = (tree / "dist").glob("financial_mlops-*-py3-none-any.whl")
     return {"wheel": wheel, "conf": tree / "dist" / "conf-financial_mlops.tar.gz"}
 
@@ -87,34 +96,55 @@ def test_the_wheel_leaves_spark_to_the_databricks_runtime(package):
     assert any(r.startswith("kedro") and "extra" not in r for r in requires)
 
 
-def test_the_installed_wheel_runs_ingestion_outside_the_repository(
-    package, installed, tmp_path, read_delta
-):
+def _outside_the_repository(installed: Path) -> dict:
     clean_path = os.pathsep.join(
         entry for entry in os.environ["PATH"].split(os.pathsep) if not entry.startswith(str(REPO))
     )
-    environment = {
+    return {
         key: value
         for key, value in os.environ.items()
         if key not in {"VIRTUAL_ENV", "PYTHONPATH", "SPARK_HOME", "PYSPARK_PYTHON"}
     } | {"PATH": f"{installed / 'bin'}{os.pathsep}{clean_path}"}
 
+
+def test_the_installed_wheel_prints_the_commit_it_was_built_from(installed, tmp_path):
+    done = run([installed / "bin/financial-mlops", "--version"], cwd=tmp_path,
+               env=_outside_the_repository(installed))
+    assert done.stdout.strip().endswith(f"(commit {HEAD})"), done.stdout
+
+
+def test_the_installed_wheel_trains_outside_the_repository_and_tags_its_commit(
+    package, installed, tmp_path, read_delta
+):
+    """Ingestion, features and a small tournament from the wheel and its conf archive: the
+    registered model carries the commit the wheel recorded (there is no git checkout here)."""
+    with tarfile.open(package["conf"]) as archive:
+        archive.extractall(tmp_path / "source", filter="data")
+    conf = tmp_path / "source" / "conf"
+    (conf / "local").mkdir(exist_ok=True)
+    (conf / "local" / "parameters_small_retraining.yml").write_text(json.dumps(SMALL_RETRAINING))
+    workdir = tmp_path / "run"
+    workdir.mkdir()
     run(
         [
             installed / "bin/financial-mlops",
             "--env",
             "local",
             "--pipelines",
-            "ingestion",
+            "ingestion,features,tournament",
             "--conf-source",
-            package["conf"],
+            conf,
             "--params",
-            f"ingestion.simulator.trades_per_batch={TRADES}",
+            f"ingestion.simulator.trades_per_batch={TRADES},ingestion.simulator.anomaly_rate=0.03",
         ],
-        cwd=tmp_path,
-        env=environment,
-        timeout=600,
+        cwd=workdir,
+        env=_outside_the_repository(installed),
+        timeout=1200,
     )
 
-    bronze = read_delta(tmp_path / "data/02_intermediate/bronze_trades")
+    bronze = read_delta(workdir / "data/02_intermediate/bronze_trades")
     assert bronze.count() == TRADES
+    uri = f"sqlite:///{workdir / 'data/mlflow.db'}"
+    client = MlflowClient(uri, uri)
+    [version] = client.search_model_versions("name = 'anomaly_detector'")
+    assert client.get_run(version.run_id).data.tags["git_sha"] == HEAD

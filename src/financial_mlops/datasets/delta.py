@@ -5,6 +5,10 @@ kedro-datasets' Spark datasets write Delta by path with append/overwrite only, a
 name in a metastore. Every stage here needs MERGE (silver, gold, scores are re-runnable) and
 streaming with ``availableNow`` plus ``awaitTermination`` (bronze, inference), on a local path and
 on a Unity Catalog table alike, so this one class does both.
+
+It speaks SQL to Delta (``MERGE INTO``, ``DESCRIBE HISTORY``, ``CREATE TABLE ... TBLPROPERTIES``),
+never Delta's Python ``DeltaTable`` API: that API needs the JVM and is not available over Spark
+Connect (serverless jobs), while the SQL runs on classic and Connect sessions alike.
 """
 
 from __future__ import annotations
@@ -14,23 +18,22 @@ import os
 import signal
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from delta.tables import DeltaTable
 from kedro.io import AbstractDataset, DatasetError
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.errors import AnalysisException, PySparkException
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
-from pyspark.sql.types import TimestampType
+from pyspark.sql.types import StructType, TimestampType
 
 from financial_mlops.spark import conf_string, get_spark
 
 _MODES = {"append", "overwrite", "merge"}
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # How long a stop signal waits for the micro-batch in flight before stopping the query anyway.
 _STOP_GRACE_SECONDS = 120
 
@@ -55,7 +58,10 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
     """A Delta table at ``path`` (local, DBFS, Volumes) or named ``table`` (Unity Catalog).
 
     Load: a batch DataFrame, or a stream with ``load_args: {streaming: true}``. A table that does
-    not exist yet loads as an empty DataFrame when ``schema`` (DDL) is given.
+    not exist yet loads as an empty DataFrame when ``schema`` (DDL) is given. ``load_args:
+    {not_in: {table | path: <target>, keys: [...]}}`` loads only the rows whose keys the target
+    does not hold yet (batch only): how scoring reads a materialized view, which cannot be
+    streamed, and still writes every row once.
 
     Save (``save_args``):
       - ``mode``: ``append`` | ``overwrite`` | ``merge`` (MERGE on ``keys``; matched rows are
@@ -96,6 +102,10 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
             raise DatasetError(f"DeltaDataset mode '{mode}' is not one of {sorted(_MODES)}.")
         if mode == "merge" and not self._save_args.get("keys"):
             raise DatasetError("DeltaDataset mode 'merge' needs 'keys'.")
+        not_in = self._load_args.get("not_in")
+        if not_in is not None and (self._load_args.get("streaming") or not not_in.get("keys")):
+            raise DatasetError("DeltaDataset load_args.not_in needs 'keys' and a batch load "
+                               "(streaming: false).")
 
     @property
     def location(self) -> str:
@@ -109,64 +119,97 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
     def _spark() -> SparkSession:
         return get_spark()
 
-    def _exists(self) -> bool:
-        spark = self._spark()
+    @property
+    def _identifier(self) -> str:
+        """The table in SQL: its name, or ``delta.`<path>``` for a path."""
+        if self._table:
+            return self._table
+        path = self._path if "://" in self._path else os.path.abspath(self._path)
+        return "delta.`" + path.replace("`", "``") + "`"
+
+    def _exists(self, spark: SparkSession | None = None) -> bool:
+        spark = spark or self._spark()
         if self._table:
             return spark.catalog.tableExists(self._table)
-        return DeltaTable.isDeltaTable(spark, self._path)
+        try:
+            spark.sql(f"DESCRIBE DETAIL {self._identifier}").collect()
+        except AnalysisException:  # no Delta table (yet) at that path
+            return False
+        return True
 
     def _load(self) -> DataFrame:
         spark = self._spark()
         options = dict(self._load_args)
         streaming = options.pop("streaming", False)
-        if not self._exists():
+        not_in = options.pop("not_in", None)
+        if not self._exists(spark):
             if self._schema and not streaming:
                 return spark.createDataFrame([], self._schema)
             raise DatasetError(f"Delta table {self.location} does not exist yet.")
         reader = (spark.readStream if streaming else spark.read).format("delta").options(**options)
-        return reader.table(self._table) if self._table else reader.load(self._path)
+        rows = reader.table(self._table) if self._table else reader.load(self._path)
+        if not_in:
+            done = DeltaDataset(table=not_in.get("table"), path=not_in.get("path"))
+            if done._exists(spark):
+                keys = list(not_in["keys"])
+                rows = rows.join(done._load().select(*keys), keys, "left_anti")
+        return rows
 
     def delta_version(self) -> int | None:
-        """The table's current Delta version (for lineage tags), or None if it does not exist."""
-        if not self._exists():
+        """The table's current Delta version (for lineage tags), or None when it has none to
+        give: not created yet, or a table a declarative pipeline owns (a materialized view has
+        no Delta history to read)."""
+        try:
+            history = self._spark().sql(f"DESCRIBE HISTORY {self._identifier} LIMIT 1").first()
+        except PySparkException as error:  # lineage never fails a run
+            logger.info("No Delta version for %s: %s", self.location,
+                        str(error).splitlines()[0])
             return None
-        return self._delta_table().history(1).collect()[0]["version"]
-
-    def _delta_table(self) -> DeltaTable:
-        spark = self._spark()
-        if self._table:
-            return DeltaTable.forName(spark, self._table)
-        return DeltaTable.forPath(spark, self._path)
+        return None if history is None else int(history["version"])
 
     def _save(self, data: DataFrame | pd.DataFrame | MicroBatchStream) -> None:
         if isinstance(data, MicroBatchStream):
-            self._save_stream(data.stream, data.prepare, data.trigger)
-            return
+            if data.stream.isStreaming:
+                self._save_stream(data.stream, data.prepare, data.trigger)
+                return
+            if (data.trigger or "availableNow") != "availableNow":
+                raise DatasetError(
+                    f"{self.location}: a batch source has no '{data.trigger}' trigger; run it "
+                    "as availableNow (a continuous job reruns it)")
+            data = data.prepare(data.stream)
         if isinstance(data, pd.DataFrame):
             data = self._spark().createDataFrame(data, schema=self._schema)
         if data.isStreaming:
             self._save_stream(data)
-        elif self._save_args["mode"] == "merge":
+        else:
+            self._save_batch(data)
+
+    def _save_batch(self, data: DataFrame) -> None:
+        """A batch DataFrame, through the session it belongs to (in ``foreachBatch`` that is
+        the micro-batch's own session, in another process on serverless)."""
+        if self._save_args["mode"] == "merge":
             self._merge(data)
         else:
             self._write(data, self._save_args["mode"])
 
-    def _create_if_missing(self, data: DataFrame) -> None:
+    def _create_if_missing(self, spark: SparkSession, schema: StructType) -> None:
         """Create the table with ``properties`` before the first write, which then appends to it
         (a writer option only sets properties named ``delta.*``)."""
         properties = self._save_args.get("properties")
-        if not properties or self._exists():
+        if not properties or self._exists(spark):
             return
-        builder = DeltaTable.createIfNotExists(self._spark()).addColumns(data.schema)
-        builder = builder.tableName(self._table) if self._table else builder.location(self._path)
-        if self._save_args.get("partition_by"):
-            builder = builder.partitionedBy(*self._save_args["partition_by"])
-        for key, value in table_properties(properties).items():
-            builder = builder.property(key, value)
-        builder.execute()
+        columns = ", ".join(f"`{field.name}` {field.dataType.simpleString()}"
+                            for field in schema.fields)
+        partitions = self._save_args.get("partition_by")
+        partitioned = (" PARTITIONED BY (" + ", ".join(f"`{c}`" for c in partitions) + ")"
+                       if partitions else "")
+        props = ", ".join(f"'{key}' = '{value}'"
+                          for key, value in table_properties(properties).items())
+        spark.sql(f"CREATE TABLE IF NOT EXISTS {self._identifier} ({columns}) USING delta"
+                  f"{partitioned} TBLPROPERTIES ({props})")
 
     def _write(self, data: DataFrame, mode: str) -> None:
-        self._create_if_missing(data)
+        self._create_if_missing(data.sparkSession, data.schema)
         writer = data.write.format("delta").mode(mode).options(**self._save_args.get("options", {}))
         if self._save_args.get("partition_by"):
             writer = writer.partitionBy(*self._save_args["partition_by"])
@@ -177,21 +220,27 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
 
     def _merge(self, data: DataFrame) -> None:
         """MERGE on the keys: new keys are inserted, matched rows updated only if asked."""
-        if not self._exists():
+        spark = data.sparkSession
+        if not self._exists(spark):
             self._write(data, "append")
             return
         keys = self._save_args["keys"]
-        condition = F.expr(" AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys))
+        condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
         since = self._save_args.get("matches_since")
         if since:
             lowest = _lowest(data, since)
             if lowest is None:  # nothing to merge
                 return
-            condition = condition & (F.col(f"t.`{since}`") >= lowest)
-        merge = self._delta_table().alias("t").merge(data.alias("s"), condition)
-        if self._save_args.get("when_matched") == "update":
-            merge = merge.whenMatchedUpdateAll()
-        merge.whenNotMatchedInsertAll().execute()
+            condition += f" AND t.`{since}` >= {lowest}"
+        matched = " WHEN MATCHED THEN UPDATE SET *" if (
+            self._save_args.get("when_matched") == "update") else ""
+        source = f"_merge_source_{uuid.uuid4().hex}"
+        data.createOrReplaceTempView(source)
+        try:
+            spark.sql(f"MERGE INTO {self._identifier} t USING {source} s ON {condition}"
+                      f"{matched} WHEN NOT MATCHED THEN INSERT *")
+        finally:
+            spark.catalog.dropTempView(source)
 
     def _save_stream(self, data: DataFrame,
                      prepare: Callable[[DataFrame], DataFrame] | None = None,
@@ -206,10 +255,9 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
         trigger = trigger or self._save_args.get("trigger", "availableNow")
         writer = _with_trigger(writer, trigger)
         if self._save_args["mode"] == "merge" or prepare:
-            prepare = prepare or (lambda batch: batch)
-            query = writer.foreachBatch(lambda batch, _id: self._save(prepare(batch))).start()
+            query = writer.foreachBatch(_BatchWriter(self, prepare)).start()
         else:
-            self._create_if_missing(data)
+            self._create_if_missing(data.sparkSession, data.schema)
             writer = writer.format("delta").outputMode("append").options(
                 **self._save_args.get("options", {}))
             query = writer.toTable(self._table) if self._table else writer.start(self._path)
@@ -217,6 +265,20 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
             query.awaitTermination()
         else:
             _run_until_signalled(query)
+
+
+@dataclass(frozen=True)
+class _BatchWriter:
+    """The ``foreachBatch`` function: pickled with what it needs (the dataset's settings, the
+    ``prepare`` callable), it writes each micro-batch through the batch's own session. On
+    serverless and standard access mode it runs in another Python process, where the driver's
+    module-level session and MLflow settings do not exist."""
+
+    dataset: DeltaDataset
+    prepare: Callable[[DataFrame], DataFrame] | None
+
+    def __call__(self, batch: DataFrame, _batch_id: int) -> None:
+        self.dataset._save_batch(self.prepare(batch) if self.prepare else batch)
 
 
 def table_properties(properties: dict[str, Any]) -> dict[str, str]:
@@ -246,14 +308,18 @@ def _run_until_signalled(query: StreamingQuery) -> None:
             signal.signal(sig, handler)
 
 
-def _lowest(data: DataFrame, column: str) -> Column | None:
-    """The smallest ``column`` of ``data`` as a literal, None when ``data`` is empty. Timestamps
-    go through epoch microseconds, so no time-zone conversion can shift the bound."""
+def _lowest(data: DataFrame, column: str) -> str | None:
+    """The smallest ``column`` of ``data`` as a SQL literal, None when ``data`` is empty.
+    Timestamps go through epoch microseconds, so no time-zone conversion can shift the bound."""
     if isinstance(data.schema[column].dataType, TimestampType):
         micros = data.agg(F.min(F.unix_micros(column))).first()[0]
-        return None if micros is None else F.lit(_EPOCH + timedelta(microseconds=micros))
+        return None if micros is None else f"timestamp_micros({int(micros)})"
     value = data.agg(F.min(column)).first()[0]
-    return None if value is None else F.lit(value)
+    if value is None:
+        return None
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _with_trigger(writer: DataStreamWriter, trigger: str) -> DataStreamWriter:

@@ -85,8 +85,17 @@ class ChampionResolver:
 
     def __init__(self, name: str, alias: str) -> None:
         self.name, self.alias = name, alias
+        # Taken on the driver: on serverless a micro-batch runs in another Python process, which
+        # has none of the MLflow settings kedro-mlflow made here.
+        self.uris = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+
+    def _use_driver_uris(self) -> None:
+        if (mlflow.get_tracking_uri(), mlflow.get_registry_uri()) != self.uris:
+            mlflow.set_tracking_uri(self.uris[0])
+            mlflow.set_registry_uri(self.uris[1])
 
     def version(self) -> str | None:
+        self._use_driver_uris()
         found = registry.alias_version(self.name, self.alias)
         return None if found is None else str(found.version)
 
@@ -107,6 +116,7 @@ class ChampionResolver:
 
     def model(self, version: str) -> mlflow.pyfunc.PyFuncModel:
         """Versions are immutable: each is loaded once per process and registry."""
+        self._use_driver_uris()
         return registry.load_version(self.name, version)
 
 

@@ -3,19 +3,22 @@
 ``predict`` returns ``score`` (continuous, higher = more anomalous) and ``is_anomaly`` (0/1 at the
 threshold tuned on validation). MLflow's generic sklearn flavour would return IsolationForest's
 -1/1 labels and would store it with skops, which refuses its tree type; here the fitted estimator
-is cloudpickled inside the PythonModel instead. Loading needs ``financial_mlops`` installed (the
-same wheel runs every job).
+is cloudpickled inside the PythonModel instead. The model carries the ``financial_mlops`` package
+it imports (MLflow ``code_paths``): it loads where the project is not installed (a notebook,
+model serving), and where it is (every job) the installed package, imported first, is used.
 """
 
 from __future__ import annotations
 
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import mlflow
 import pandas as pd
 from mlflow.models import infer_signature
 
+import financial_mlops
 from financial_mlops.modeling.candidates import anomaly_scores
 
 # Pinned to what trained the model; listing them skips MLflow's slow requirement inference.
@@ -48,4 +51,5 @@ def log_detector(detector: AnomalyDetector, example: pd.DataFrame) -> mlflow.mod
         signature=infer_signature(inputs, detector.predict(None, inputs)),
         input_example=inputs,
         pip_requirements=[f"{name}=={version(name)}" for name in _REQUIREMENTS],
+        code_paths=[str(Path(financial_mlops.__file__).parent)],
     )

@@ -8,6 +8,7 @@ and is decided again, against the new champion, on the next run.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,10 +17,14 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
 from financial_mlops import registry
+from financial_mlops.build_info import UNKNOWN
 from financial_mlops.errors import UserError
+from financial_mlops.spark import on_databricks
 
 DECISION_TAG = "promotion_decision"
 STABILITY_METRICS = ("train_val_gap", "batch_pr_auc_spread")
+
+logger = logging.getLogger(__name__)
 
 
 def newest_challenger(client: MlflowClient, name: str, champion: str | None
@@ -68,5 +73,15 @@ def run_evidence(items: Mapping[str, Any], version: str, required: Mapping[str, 
                         "metrics, tags and artifacts")
     missing = [f"{kind.removesuffix('s')} {item}" for kind, names in required.items()
                for item in names if item not in items[kind]]
+    if items["tags"].get("git_sha") == UNKNOWN and "git_sha" in required.get("tags", []):
+        # A wheel records its commit when scripts/build_package.sh builds it in a checkout; on
+        # Databricks an unknown commit means an untraceable model. Locally, a source copy
+        # without git is common (a tarball, a container): say so, and go on.
+        if on_databricks():
+            missing.append("tag git_sha (it is 'unknown': build the wheel with "
+                           "scripts/build_package.sh in a git checkout)")
+        else:
+            logger.warning("Version %s was trained from code of unknown commit (no git "
+                           "checkout, no recorded build commit)", version)
     return {"missing": missing, **{metric: items["metrics"].get(metric)
                                    for metric in STABILITY_METRICS}}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import mlflow
 import numpy as np
 import pandas as pd
@@ -123,3 +126,28 @@ def test_batch_spread_is_the_std_of_pr_auc_over_time_chunks():
     scores = np.array(perfect + perfect + inverted, dtype=float)
     assert batch_pr_auc_spread(y, scores, 3) == pytest.approx(np.std([1.0, 1.0, 0.5]))
     assert np.isnan(batch_pr_auc_spread(np.array([0, 0, 0, 1]), np.arange(4.0), 2))
+
+
+def test_the_registered_model_loads_where_the_project_is_not_installed(
+        mlflow_sqlite, tournament_data, tmp_path):
+    """Outside the job environment (a notebook, model serving) nothing installs the wheel: the
+    model brings the ``financial_mlops`` code it unpickles."""
+    frame, features = tournament_data
+    settings = tiny_budget()["candidates"]["rule_baseline"]
+    model = fit_candidate("rule_baseline", settings["fixed"], slices_of(frame, features), seed=0)
+    with mlflow.start_run():
+        info = log_detector(AnomalyDetector(model, features, threshold=0.0), frame)
+    local = mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(tmp_path / "model"))
+    frame.head(20).to_parquet(tmp_path / "rows.parquet")
+    script = (
+        "import sys; sys.path = [p for p in sys.path if not p.endswith('/src')]\n"
+        "import importlib.util; assert importlib.util.find_spec('financial_mlops') is None\n"
+        "import mlflow, pandas as pd\n"
+        f"model = mlflow.pyfunc.load_model({local!r})\n"
+        f"print(len(model.predict(pd.read_parquet({str(tmp_path / 'rows.parquet')!r}))))\n"
+        "import financial_mlops; print(financial_mlops.__file__)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=False, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows, origin = done.stdout.split()[-2:]
+    assert rows == "20" and origin.startswith(local), done.stdout

@@ -74,7 +74,11 @@ def latest_trade_rows(changes: DataFrame) -> DataFrame:
 
     A batch of inserts only (the usual case) is taken as it is: gold is MERGEd on ``trade_id``,
     so it inserts a trade once, and the sort that picks the latest row is the costliest step.
+    Plain gold rows (no change feed: a materialized view read in batch on Databricks) are one
+    row per trade already.
     """
+    if "_change_type" not in changes.columns:
+        return changes
     rows = changes.filter(F.col("_change_type").isin("insert", "update_postimage"))
     if changes.filter(F.col("_change_type") != "insert").isEmpty():
         return rows
