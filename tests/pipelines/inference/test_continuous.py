@@ -17,7 +17,7 @@ from tests.pipelines.inference.conftest import CHECKPOINT, gold_rows
 
 def _one_file_per_micro_batch(scoring) -> None:
     catalog = yaml.safe_load((REPO / "conf/base/catalog_inference.yml").read_text())
-    catalog["gold_trade_features_changes"]["load_args"]["maxFilesPerTrigger"] = 1
+    catalog["_gold_change_stream"]["maxFilesPerTrigger"] = 1  # the local load_args
     catalog["_platform"] = "${globals:platform}"  # what ${local:} and ${uc:} read (conf/README.md)
     (scoring.project.conf / "local" / "catalog_inference.yml").write_text(yaml.safe_dump(catalog))
 
