@@ -117,3 +117,12 @@ def test_catalog_of_a_databricks_env_resolves_anywhere():
     result = _kedro("catalog", "resolve-patterns", "--env", "prd")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "mlops_prd.financial_transactions.bronze_trades" in result.stdout
+
+
+def test_unknown_pipeline_name_stops_with_one_line_listing_the_valid_ones():
+    result = _kedro("run", "--pipelines", "features,nosuch")
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: unknown pipeline 'nosuch'; the pipelines are: __default__, deployment, drift, "
+        "features, inference, ingestion, retraining, rollback, tournament, validation")

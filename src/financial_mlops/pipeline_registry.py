@@ -1,8 +1,11 @@
 """Every stage is its own pipeline package; ``__default__`` is the whole flow, in order."""
 
+import pkgutil
+
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
+from financial_mlops import pipelines as pipeline_packages
 from financial_mlops.pipelines import drift, inference
 
 # The end-to-end flow; stages join as they exist. ``retraining`` is the tournament, then the
@@ -22,3 +25,9 @@ def register_pipelines() -> dict[str, Pipeline]:
         (in_flow[name] for name in FLOW if name in pipelines), start=Pipeline([])
     )
     return pipelines
+
+
+def pipeline_names() -> list[str]:
+    """The names ``kedro run --pipelines`` accepts, without importing any pipeline."""
+    packages = (m.name for m in pkgutil.iter_modules(pipeline_packages.__path__) if m.ispkg)
+    return ["__default__", *sorted(packages)]
