@@ -2,6 +2,9 @@
 
 Locally the session is built here (Delta jars come from Maven Central through Spark's ivy on the
 first start, then from its cache). On a Databricks cluster the runtime's own session is reused.
+A Kedro context registers its env's ``spark.yml`` with ``use_conf`` and the session starts on the
+first ``get_spark()``, so ``catalog.load`` in ``kedro ipython`` or a notebook gets the same
+session as a run, and listing the catalog starts no Spark at all.
 """
 
 from __future__ import annotations
@@ -9,9 +12,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import sys
 import tempfile
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +24,14 @@ from typing import Any
 from pyspark.sql import SparkSession
 
 _session: SparkSession | None = None
+_conf: dict[str, Any] = {}
+
+
+def use_conf(conf: Mapping[str, Any]) -> None:
+    """Build the session from ``conf`` when it is first asked for without one (the Kedro
+    context's ``spark.yml``: datasets call ``get_spark()`` with no arguments)."""
+    global _conf
+    _conf = dict(conf)
 
 
 def on_databricks() -> bool:
@@ -73,7 +86,8 @@ def conf_string(value: Any) -> str:
 
 
 def get_spark(conf: Mapping[str, Any] | None = None) -> SparkSession:
-    """Return the process's Spark session, building it from ``conf`` on first use."""
+    """Return the process's Spark session, building it on first use from ``conf``, else from
+    the conf registered with ``use_conf``."""
     global _session
     if _session is not None and not _session.sparkContext._jsc.sc().isStopped():
         return _session
@@ -85,9 +99,87 @@ def get_spark(conf: Mapping[str, Any] | None = None) -> SparkSession:
     _ensure_java()
     # Python workers (pandas UDFs, foreachBatch) must use this environment's interpreter.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    conf = dict((_conf or _project_conf()) if conf is None else conf)
+    # Spark's console progress bar on long actions, where someone watches a terminal.
+    conf.setdefault("spark.ui.showConsoleProgress", sys.stderr.isatty())
     builder = SparkSession.builder
-    for key, value in (conf or {}).items():
+    for key, value in conf.items():
         builder = builder.config(key, conf_string(value))
-    _session = configure_spark_with_delta_pip(builder).getOrCreate()
+    with _quiet_ivy():
+        _session = configure_spark_with_delta_pip(builder).getOrCreate()
     _session.sparkContext.setLogLevel("ERROR")
     return _session
+
+
+def _project_conf() -> dict[str, Any]:
+    """The ``spark.yml`` of the Kedro project around the working folder (env ``KEDRO_ENV``, else
+    the project's default), for a session asked for outside a Kedro context: kedro-viz loads
+    dataset previews without running the project's hooks."""
+    from kedro.framework.project import settings
+    from kedro.utils import find_kedro_project
+
+    root = find_kedro_project(Path.cwd())
+    if root is None:
+        return {}
+    loader = settings.CONFIG_LOADER_CLASS(conf_source=str(Path(root) / settings.CONF_SOURCE),
+                                          env=os.environ.get("KEDRO_ENV"),
+                                          **settings.CONFIG_LOADER_ARGS)
+    try:
+        return dict(loader["spark"])
+    except Exception:  # noqa: BLE001 - no spark.yml: Spark's defaults, as before
+        return {}
+
+
+# Ivy's report on resolving the Delta jars (~90 lines on every start, even from a warm cache):
+# from its first line to the count of artifacts it copied.
+_IVY_START = re.compile(rb"^(:: loading settings ::|Ivy Default Cache set to)")
+_IVY_END = re.compile(rb"\d+ artifacts copied")
+
+
+def verbose() -> bool:
+    """``--verbose``/``-v`` on the command line (Kedro's flag) or FINANCIAL_MLOPS_VERBOSE=1."""
+    return (bool(os.environ.get("FINANCIAL_MLOPS_VERBOSE"))
+            or any(arg in ("--verbose", "-v") for arg in sys.argv[1:]))
+
+
+@contextlib.contextmanager
+def _quiet_ivy():
+    """Start the JVM with its stderr going through a filter that drops Ivy's resolution report
+    and passes everything else (warnings, errors, the progress bar) on unchanged."""
+    if verbose():
+        yield
+        return
+    try:
+        real = os.dup(2)
+    except OSError:  # no stderr file descriptor to redirect
+        yield
+        return
+    read, write = os.pipe()
+    started = threading.Event()
+    threading.Thread(target=_forward_without_ivy, args=(read, real, started), daemon=True,
+                     name="spark-stderr").start()
+    os.dup2(write, 2)  # the JVM, started now, inherits the pipe as its stderr
+    os.close(write)
+    try:
+        yield
+    finally:
+        os.dup2(real, 2)  # Python's own stderr is the real one again
+        started.set()
+
+
+def _forward_without_ivy(read: int, out: int, started: threading.Event) -> None:
+    """Copy the JVM's stderr to ``out``: line by line without Ivy's report until the session
+    has started, then as it comes (the progress bar rewrites one line with carriage returns)."""
+    pending, in_report = b"", False
+    while chunk := os.read(read, 65536):
+        if started.is_set() and not in_report:
+            os.write(out, pending + chunk)
+            pending = b""
+            continue
+        *lines, pending = (pending + chunk).split(b"\n")
+        for line in lines:
+            in_report = in_report or bool(_IVY_START.match(line))
+            if not in_report:
+                os.write(out, line + b"\n")
+            elif _IVY_END.search(line):
+                in_report = False
