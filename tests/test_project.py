@@ -126,3 +126,11 @@ def test_unknown_pipeline_name_stops_with_one_line_listing_the_valid_ones():
     assert result.stderr.strip().splitlines()[-1] == (
         "Error: unknown pipeline 'nosuch'; the pipelines are: __default__, deployment, drift, "
         "features, inference, ingestion, retraining, rollback, tournament, validation")
+
+
+def test_kedro_jupyter_lab_starts_after_the_readme_setup():
+    # Kedro prints only "NoneType: None" when JupyterLab is missing; the dev extra brings it.
+    result = _kedro("jupyter", "lab", "--help")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "JupyterLab" in result.stdout
+
