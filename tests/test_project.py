@@ -134,3 +134,28 @@ def test_kedro_jupyter_lab_starts_after_the_readme_setup():
     assert result.returncode == 0, result.stderr[-2000:]
     assert "JupyterLab" in result.stdout
 
+
+LAYERS = ("raw", "bronze", "silver", "gold", "model", "model_output", "reporting")
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_catalog_entry_has_a_kedro_viz_layer(env):
+    catalog = _config(env)["catalog"]
+    layers = {name: (entry.get("metadata") or {}).get("kedro-viz", {}).get("layer")
+              for name, entry in catalog.items() if not name.startswith("_")}
+    assert {name for name, layer in layers.items() if layer not in LAYERS} == set()
+    assert layers["bronze_trades"] == "bronze" and layers["gold_trade_features"] == "gold"
+
+
+def test_every_node_is_tagged_with_the_databricks_job_that_runs_it():
+    from kedro.framework.project import pipelines
+    from kedro.framework.startup import bootstrap_project
+
+    bootstrap_project(REPO)
+    jobs = {"financial_api_ingestion_workflow", "financial_streaming_pipeline",
+            "financial_retraining_workflow", "financial_model_rollback",
+            "financial_streaming_inference", "drift_monitoring_job"}
+    nodes = {n for name in ("__default__", "rollback") for n in pipelines[name].nodes}
+    assert {n.name for n in nodes if not n.tags & jobs} == set()
+    assert "financial_model_rollback" in next(
+        n for n in nodes if n.name == "validate_current_champion").tags

@@ -135,6 +135,7 @@ def test_kedro_viz_build_previews_the_delta_tables(explored):
     main = json.loads((project / "build/api/main").read_text())
     data_nodes = {n["name"]: n for n in main["nodes"] if n["type"] == "data"}
     gold_node = data_nodes["gold_trade_features"]
+    assert gold_node["layer"] == "gold" and "financial_streaming_pipeline" in gold_node["tags"]
     gold = json.loads((project / "build/api/nodes" / gold_node["id"]).read_text())
     assert gold["preview_type"] == "TablePreview"
     assert gold["filepath"].endswith("data/04_feature/gold_trade_features")

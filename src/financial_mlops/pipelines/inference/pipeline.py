@@ -17,5 +17,7 @@ def create_pipeline(after: str | None = None, **kwargs) -> Pipeline:
                 outputs="anomaly_scores",
                 name="score_new_gold_trades",
             ),
-        ]
+        ],
+        # The Databricks job that runs these nodes (kedro-viz's tag filter).
+        tags=["financial_streaming_inference"],
     )

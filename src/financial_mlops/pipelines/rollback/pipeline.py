@@ -15,5 +15,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                  outputs="rollback_record", name="roll_back_champion"),
             node(ensure_succeeded, inputs="rollback_record", outputs=None,
                  name="fail_on_rollback_error"),
-        ]
+        ],
+        # The Databricks job that runs these nodes (kedro-viz's tag filter).
+        tags=["financial_model_rollback"],
     )
