@@ -42,7 +42,9 @@ class ChampionReferenceDataset(AbstractDataset[None, "Champion | None"]):
     """
 
     def __init__(self, *, registered_model_name: str, alias: str = registry.CHAMPION,
-                 profile_artifact: str = "reference_profile.json") -> None:
+                 profile_artifact: str = "reference_profile.json",
+                 metadata: dict[str, Any] | None = None) -> None:
+        self.metadata = metadata
         self._name = registered_model_name
         self._alias = alias
         self._profile_artifact = profile_artifact
@@ -83,7 +85,9 @@ class LocalRetrainingJob(AbstractDataset[dict, dict]):
     can start while one runs.
     """
 
-    def __init__(self, *, env: str = "local", pipelines: str = "retraining") -> None:
+    def __init__(self, *, env: str = "local", pipelines: str = "retraining",
+                 metadata: dict[str, Any] | None = None) -> None:
+        self.metadata = metadata
         self._env = env
         self._pipelines = pipelines
 
@@ -118,7 +122,9 @@ class DatabricksRetrainingJob(AbstractDataset[dict, dict]):
     idempotency token, so a retried save cannot start a second run."""
 
     def __init__(self, *, job_name: str = "financial_retraining_workflow",
-                 job_id: int | str | None = None) -> None:
+                 job_id: int | str | None = None,
+                 metadata: dict[str, Any] | None = None) -> None:
+        self.metadata = metadata
         self._job_name = job_name
         self._job_id = int(job_id) if job_id not in (None, "") else None
 
