@@ -140,9 +140,13 @@ LAYERS = ("raw", "bronze", "silver", "gold", "model", "model_output", "reporting
 
 @pytest.mark.parametrize("env", ENVS)
 def test_every_catalog_entry_has_a_kedro_viz_layer(env):
-    catalog = _config(env)["catalog"]
-    layers = {name: (entry.get("metadata") or {}).get("kedro-viz", {}).get("layer")
-              for name, entry in catalog.items() if not name.startswith("_")}
+    from kedro.io import DataCatalog
+
+    config = _config(env)
+    # Built as Kedro builds them: every dataset class must take the `metadata` argument.
+    catalog = DataCatalog.from_config(config["catalog"], credentials=config["credentials"])
+    layers = {name: ((catalog.get(name).metadata or {}).get("kedro-viz") or {}).get("layer")
+              for name in catalog}
     assert {name for name, layer in layers.items() if layer not in LAYERS} == set()
     assert layers["bronze_trades"] == "bronze" and layers["gold_trade_features"] == "gold"
 
