@@ -163,3 +163,31 @@ def test_every_node_is_tagged_with_the_databricks_job_that_runs_it():
     assert {n.name for n in nodes if not n.tags & jobs} == set()
     assert "financial_model_rollback" in next(
         n for n in nodes if n.name == "validate_current_champion").tags
+
+
+def test_the_jvm_stderr_filter_drops_only_ivys_report(tmp_path):
+    import threading
+    import time
+
+    read, write = os.pipe()
+    out = tmp_path / "stderr"
+    started = threading.Event()
+    with out.open("wb") as sink:
+        forward = threading.Thread(target=spark_module._forward_without_ivy,
+                                   args=(read, sink.fileno(), started))
+        forward.start()
+        os.write(write, b"WARNING: Using incubator modules\n"
+                        b":: loading settings :: url = jar:file:/ivy.jar!/ivysettings.xml\n"
+                        b"io.delta#delta-spark_2.13 added as a dependency\n"
+                        b"\t0 artifacts copied, 3 already retrieved (0kB/4ms)\n"
+                        b"Setting default log level to \"WARN\".\n")
+        deadline = time.monotonic() + 10
+        while b"Setting default" not in out.read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        started.set()  # the session is up: from now on bytes pass as they come
+        os.write(write, b"\r[Stage 0:>   (0 + 2) / 16]")
+        os.close(write)
+        forward.join(10)
+    assert out.read_bytes() == (b"WARNING: Using incubator modules\n"
+                                b"Setting default log level to \"WARN\".\n"
+                                b"\r[Stage 0:>   (0 + 2) / 16]")
