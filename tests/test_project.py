@@ -142,3 +142,77 @@ def test_src_touches_no_jvm_handle_outside_the_local_session_builder():
     for path in sorted((REPO / "src").rglob("*.py")):
         visit(ast.parse(path.read_text()), path, None)
     assert not found, "\n".join(found)
+
+
+def test_unknown_pipeline_name_stops_with_one_line_listing_the_valid_ones():
+    result = _kedro("run", "--pipelines", "features,nosuch")
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: unknown pipeline 'nosuch'; the pipelines are: __default__, deployment, drift, "
+        "features, inference, ingestion, retraining, rollback, tournament, validation")
+
+
+def test_kedro_jupyter_lab_starts_after_the_readme_setup():
+    # Kedro prints only "NoneType: None" when JupyterLab is missing; the dev extra brings it.
+    result = _kedro("jupyter", "lab", "--help")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "JupyterLab" in result.stdout
+
+
+LAYERS = ("raw", "bronze", "silver", "gold", "model", "model_output", "reporting")
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_catalog_entry_has_a_kedro_viz_layer(env):
+    from kedro.io import DataCatalog
+
+    config = _config(env)
+    # Built as Kedro builds them: every dataset class must take the `metadata` argument.
+    catalog = DataCatalog.from_config(config["catalog"], credentials=config["credentials"])
+    layers = {name: ((catalog.get(name).metadata or {}).get("kedro-viz") or {}).get("layer")
+              for name in catalog}
+    assert {name for name, layer in layers.items() if layer not in LAYERS} == set()
+    assert layers["bronze_trades"] == "bronze" and layers["gold_trade_features"] == "gold"
+
+
+def test_every_node_is_tagged_with_the_databricks_job_that_runs_it():
+    from kedro.framework.project import pipelines
+    from kedro.framework.startup import bootstrap_project
+
+    bootstrap_project(REPO)
+    jobs = {"financial_api_ingestion_workflow", "financial_streaming_pipeline",
+            "financial_retraining_workflow", "financial_model_rollback",
+            "financial_streaming_inference", "drift_monitoring_job"}
+    nodes = {n for name in ("__default__", "rollback") for n in pipelines[name].nodes}
+    assert {n.name for n in nodes if not n.tags & jobs} == set()
+    assert "financial_model_rollback" in next(
+        n for n in nodes if n.name == "validate_current_champion").tags
+
+
+def test_the_jvm_stderr_filter_drops_only_ivys_report(tmp_path):
+    import threading
+    import time
+
+    read, write = os.pipe()
+    out = tmp_path / "stderr"
+    started = threading.Event()
+    with out.open("wb") as sink:
+        forward = threading.Thread(target=spark_module._forward_without_ivy,
+                                   args=(read, sink.fileno(), started))
+        forward.start()
+        os.write(write, b"WARNING: Using incubator modules\n"
+                        b":: loading settings :: url = jar:file:/ivy.jar!/ivysettings.xml\n"
+                        b"io.delta#delta-spark_2.13 added as a dependency\n"
+                        b"\t0 artifacts copied, 3 already retrieved (0kB/4ms)\n"
+                        b"Setting default log level to \"WARN\".\n")
+        deadline = time.monotonic() + 10
+        while b"Setting default" not in out.read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        started.set()  # the session is up: from now on bytes pass as they come
+        os.write(write, b"\r[Stage 0:>   (0 + 2) / 16]")
+        os.close(write)
+        forward.join(10)
+    assert out.read_bytes() == (b"WARNING: Using incubator modules\n"
+                                b"Setting default log level to \"WARN\".\n"
+                                b"\r[Stage 0:>   (0 + 2) / 16]")

@@ -7,12 +7,24 @@ import click
 from kedro.framework.cli.project import run as kedro_run
 
 from financial_mlops.errors import UserError
+from financial_mlops.pipeline_registry import pipeline_names
+
+
+def _check_pipeline_names(kwargs: dict) -> None:
+    """An unknown name would end in an ImportError deep in Kedro's pipeline discovery."""
+    asked = [*(kwargs.get("pipelines") or []), *filter(None, [kwargs.get("pipeline")])]
+    valid = pipeline_names()
+    unknown = [name for name in asked if name not in valid]
+    if unknown:
+        raise UserError(f"unknown pipeline {', '.join(map(repr, unknown))}; the pipelines are: "
+                        f"{', '.join(valid)}")
 
 
 def _one_line_user_errors(callback):
     @functools.wraps(callback)
     def wrapper(*args, **kwargs):
         try:
+            _check_pipeline_names(kwargs)
             return callback(*args, **kwargs)
         except UserError as error:
             raise click.ClickException(str(error)) from None

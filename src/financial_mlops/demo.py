@@ -7,7 +7,8 @@ KedroSession: ``ingestion`` (simulator -> landing file -> bronze) and ``features
 gold), then ``inference`` (the new gold rows scored by the live @champion); it then prints the
 anomalies flagged since the previous cycle, with the simulator's ground truth, and how long the
 cycle's trades took from landing to their scores. Without a champion yet, the first run trains
-and promotes one (``retraining``). Ctrl-C stops after the current cycle; a second Ctrl-C at once.
+and promotes one (``retraining``). Ctrl-C (or SIGTERM) stops after the current cycle; a second one
+at once.
 """
 
 from __future__ import annotations
@@ -132,14 +133,16 @@ def print_cycle(cycle: Cycle) -> None:
 
 
 class _StopOnCtrlC:
-    """The first Ctrl-C asks to stop after the current cycle, a second one stops at once. Spark
-    installs its own SIGINT handler when it starts, so this one is (re)installed each cycle."""
+    """The first Ctrl-C or SIGTERM (``kill``, a service manager, a container stopping) asks to
+    stop after the current cycle, a second one stops at once. Spark installs its own SIGINT
+    handler when it starts, so this one is (re)installed each cycle."""
 
     def __init__(self) -> None:
         self.requested = threading.Event()
 
     def arm(self) -> None:
-        signal.signal(signal.SIGINT, self._handle)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._handle)
 
     def _handle(self, *_: Any) -> None:
         if self.requested.is_set():

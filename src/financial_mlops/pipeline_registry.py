@@ -1,7 +1,11 @@
 """Every stage is its own pipeline package; ``__default__`` is the whole flow, in order."""
 
+import pkgutil
+
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline, pipeline
+
+from financial_mlops import pipelines as pipeline_packages
 
 # The end-to-end flow; stages join as they exist. Kedro orders the nodes by data only: the
 # registry is data too (datasets.registry), so ``retraining`` decides on the version the
@@ -23,3 +27,9 @@ def register_pipelines() -> dict[str, Pipeline]:
         (in_flow[name] for name in FLOW if name in pipelines), start=Pipeline([])
     )
     return pipelines
+
+
+def pipeline_names() -> list[str]:
+    """The names ``kedro run --pipelines`` accepts, without importing any pipeline."""
+    packages = (m.name for m in pkgutil.iter_modules(pipeline_packages.__path__) if m.ispkg)
+    return ["__default__", *sorted(packages)]

@@ -20,8 +20,9 @@ from kedro.config import OmegaConfigLoader  # noqa: E402
 from financial_mlops.conf_resolvers import RESOLVERS  # noqa: E402
 from financial_mlops.hooks import MlflowHooks, SparkHooks  # noqa: E402
 from financial_mlops.lineage import DeltaLineageHooks  # noqa: E402
+from financial_mlops.progress import ProgressHooks  # noqa: E402
 
-HOOKS = (SparkHooks(), MlflowHooks(), DeltaLineageHooks())
+HOOKS = (SparkHooks(), MlflowHooks(), DeltaLineageHooks(), ProgressHooks())
 # kedro-mlflow runs through MlflowHooks above, which wraps its hook.
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow",)
 

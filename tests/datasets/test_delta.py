@@ -140,3 +140,26 @@ def test_a_batch_source_is_scored_once_and_refuses_a_processing_time_trigger(spa
     target.save(MicroBatchStream(rows, lambda batch: batch.withColumn("v", F.col("v") + 10)))
     target.save(MicroBatchStream(rows, lambda batch: batch))  # a replay adds nothing
     assert sorted(tuple(r) for r in target.load().collect()) == [("a", 11), ("b", 12)]
+
+
+def test_rows_written_counts_each_commit_from_delta_metrics(spark, tmp_path):
+    dataset = DeltaDataset(path=str(tmp_path / "t"), save_args={
+        "mode": "merge", "keys": ["trade_id"], "when_matched": "update"})
+    dataset.save(spark.createDataFrame(ROWS[:2], SCHEMA))
+    assert dataset.rows_written(None) == {"inserted": 2, "updated": 0, "deleted": 0}
+    version = dataset.delta_version()
+    dataset.save(spark.createDataFrame([("t2", "AAPL", 9.0), ROWS[2]], SCHEMA))
+    assert dataset.rows_written(version) == {"inserted": 1, "updated": 1, "deleted": 0}
+
+
+def test_preview_and_statistics_for_kedro_viz(spark, tmp_path):
+    dataset = DeltaDataset(path=str(tmp_path / "t"))
+    assert dataset.preview() == {"columns": [], "index": [], "data": []}
+    assert dataset.statistics() == {}
+    dataset.save(spark.createDataFrame(ROWS, SCHEMA).withColumn("at", F.current_timestamp()))
+    preview = dataset.preview(nrows=2)
+    assert preview["columns"] == ["trade_id", "symbol", "price", "at"]
+    assert len(preview["data"]) == 2 and isinstance(preview["data"][0][3], str)  # JSON-ready
+    stats = dataset.statistics()
+    assert (stats["rows"], stats["columns"]) == (3, 4) and stats["file_size"] > 0
+    assert dataset._describe()["filepath"] == str(tmp_path / "t")  # kedro-viz's "File Path"

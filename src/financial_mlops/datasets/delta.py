@@ -13,6 +13,7 @@ Connect (serverless jobs), while the SQL runs on classic and Connect sessions al
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -22,15 +23,18 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlparse
 
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
+from kedro_datasets._typing import TablePreview
 from pyspark.errors import AnalysisException, PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 from pyspark.sql.types import StructType, TimestampType
 
+from financial_mlops.relocation import reroot_checkpoint
 from financial_mlops.spark import conf_string, get_spark
 
 _MODES = {"append", "overwrite", "merge"}
@@ -112,8 +116,9 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
         return self._table or self._path  # type: ignore[return-value]
 
     def _describe(self) -> dict[str, Any]:
-        return {"location": self.location, "load_args": self._load_args,
-                "save_args": self._save_args}
+        # ``filepath``: what kedro-viz shows as the dataset's "File Path".
+        return {"location": self.location, "filepath": self.location,
+                "load_args": self._load_args, "save_args": self._save_args}
 
     @staticmethod
     def _spark() -> SparkSession:
@@ -155,6 +160,28 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
                 rows = rows.join(done._load().select(*keys), keys, "left_anti")
         return rows
 
+    def _read_batch(self) -> DataFrame:
+        reader = self._spark().read.format("delta")
+        return reader.table(self._table) if self._table else reader.load(self._path)
+
+    def preview(self, nrows: int = 5) -> TablePreview:
+        """The first ``nrows`` rows, JSON-ready, for kedro-viz's preview (Kedro's dataset
+        ``preview`` contract); a table not created yet previews empty."""
+        if not self._exists():
+            return TablePreview({"columns": [], "index": [], "data": []})
+        rows = self._read_batch().limit(nrows).toPandas()
+        return TablePreview(json.loads(rows.to_json(orient="split", date_format="iso")))
+
+    def statistics(self) -> dict[str, int]:
+        """Rows, columns and size in bytes, as kedro-viz shows them: from the Delta log (a
+        count is answered from the files' statistics, without reading them)."""
+        if not self._exists():
+            return {}
+        detail = self._spark().sql(f"DESCRIBE DETAIL {self._identifier}")
+        size = detail.select("sizeInBytes").first()[0]
+        data = self._read_batch()
+        return {"rows": data.count(), "columns": len(data.columns), "file_size": int(size)}
+
     def delta_version(self) -> int | None:
         """The table's current Delta version (for lineage tags), or None when it has none to
         give: not created yet, or a table a declarative pipeline owns (a materialized view has
@@ -166,6 +193,23 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
                         str(error).splitlines()[0])
             return None
         return None if history is None else int(history["version"])
+
+    def rows_written(self, since_version: int | None) -> dict[str, int]:
+        """Rows the commits after ``since_version`` (None: all) inserted, updated and deleted,
+        from Delta's own commit metrics: no pass over the data. SQL, so Spark Connect has it."""
+        if not self._exists():
+            return {}
+        spark = self._spark()
+        history = spark.sql(f"DESCRIBE HISTORY {self._identifier}").where(
+            F.col("version") > (-1 if since_version is None else since_version))
+        totals = {"inserted": 0, "updated": 0, "deleted": 0}
+        for row in history.select("operationMetrics").collect():
+            metrics = {k: int(v) for k, v in (row[0] or {}).items() if v.isdigit()}
+            totals["inserted"] += metrics.get("numTargetRowsInserted",
+                                              metrics.get("numOutputRows", 0))
+            totals["updated"] += metrics.get("numTargetRowsUpdated", 0)
+            totals["deleted"] += metrics.get("numTargetRowsDeleted", 0)
+        return totals
 
     def _save(self, data: DataFrame | pd.DataFrame | MicroBatchStream) -> None:
         if isinstance(data, MicroBatchStream):
@@ -251,6 +295,8 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
         if "://" not in checkpoint and not checkpoint.startswith("/"):
             # The JVM resolves relative paths against its own start folder, not Python's cwd.
             checkpoint = os.path.abspath(checkpoint)
+        if not urlparse(checkpoint).scheme:  # a local folder: may have been copied or moved
+            reroot_checkpoint(checkpoint)
         writer: DataStreamWriter = data.writeStream.option("checkpointLocation", checkpoint)
         trigger = trigger or self._save_args.get("trigger", "availableNow")
         writer = _with_trigger(writer, trigger)

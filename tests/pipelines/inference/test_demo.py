@@ -34,15 +34,17 @@ def test_a_demo_cycle_scores_the_new_trades_and_reports_the_flagged_ones(scoring
     assert 0 < cycle.landing_to_score_seconds < 300
 
 
-def test_ctrl_c_stops_after_the_cycle_and_twice_stops_at_once():
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_stops_after_the_cycle_and_twice_stops_at_once(sig):
     stop = _StopOnCtrlC()
-    previous = signal.getsignal(signal.SIGINT)
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         stop.arm()
-        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), sig)
         assert stop.requested.wait(5)
         with pytest.raises(KeyboardInterrupt):
-            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), sig)
             time.sleep(5)  # the handler runs by then
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)

@@ -29,7 +29,9 @@ class LocalRetrainingJob(AbstractDataset[dict, dict]):
     can start while one runs.
     """
 
-    def __init__(self, *, env: str = "local", pipelines: str = "retraining") -> None:
+    def __init__(self, *, env: str = "local", pipelines: str = "retraining",
+                 metadata: dict[str, Any] | None = None) -> None:
+        self.metadata = metadata
         self._env = env
         self._pipelines = pipelines
 
@@ -64,7 +66,9 @@ class DatabricksRetrainingJob(AbstractDataset[dict, dict]):
     idempotency token, so a retried save cannot start a second run."""
 
     def __init__(self, *, job_name: str = "financial_retraining_workflow",
-                 job_id: int | str | None = None) -> None:
+                 job_id: int | str | None = None,
+                 metadata: dict[str, Any] | None = None) -> None:
+        self.metadata = metadata
         self._job_name = job_name
         self._job_id = int(job_id) if job_id not in (None, "") else None
 

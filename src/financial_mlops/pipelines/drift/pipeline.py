@@ -40,5 +40,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs=["retraining_triggers_new", "retraining_job"],
                 name="decide_retraining",
             ),
-        ]
+        ],
+        # The Databricks job that runs these nodes (kedro-viz's tag filter).
+        tags=["drift_monitoring_job"],
     )

@@ -22,5 +22,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs=["gold_trade_features", "features_watermark_next"],
                 name="build_gold_features",
             ),
-        ]
+        ],
+        # The Databricks job that runs these nodes (kedro-viz's tag filter).
+        tags=["financial_streaming_pipeline"],
     )

@@ -16,5 +16,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="anomaly_scores",
                 name="score_new_gold_trades",
             ),
-        ]
+        ],
+        # The Databricks job that runs these nodes (kedro-viz's tag filter).
+        tags=["financial_streaming_inference"],
     )

@@ -21,5 +21,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="bronze_trades",
                 name="load_landing_into_bronze",
             ),
-        ]
+        ],
+        # The Databricks job that runs these nodes (kedro-viz's tag filter).
+        tags=["financial_api_ingestion_workflow"],
     )

@@ -20,5 +20,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                  name="record_rollback"),
             node(ensure_succeeded, inputs="rollback_record", outputs=None,
                  name="fail_on_rollback_error"),
-        ]
+        ],
+        # The Databricks job that runs these nodes (kedro-viz's tag filter).
+        tags=["financial_model_rollback"],
     )

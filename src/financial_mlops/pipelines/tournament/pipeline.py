@@ -37,5 +37,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="tournament_winner@record",
                 name="register_winner",
             ),
-        ]
+        ],
+        # The Databricks job that runs these nodes (kedro-viz's tag filter).
+        tags=["financial_retraining_workflow"],
     )

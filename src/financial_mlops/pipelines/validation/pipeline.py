@@ -20,5 +20,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(ensure_succeeded, inputs="validation_report", outputs=None,
                  name="fail_on_invalid_champion"),
-        ]
+        ],
+        # The Databricks job that runs these nodes (kedro-viz's tag filter).
+        tags=["financial_retraining_workflow", "financial_model_rollback"],
     )
