@@ -137,7 +137,9 @@ def prepare_tournament_data(gold: DataFrame, labels: DataFrame, tournament: dict
                         "first")
     labelled = gold.join(labels.where("is_anomaly IS NOT NULL").select("trade_id", "is_anomaly"),
                          "trade_id")
-    frame = labelled.select("trade_id", "event_time", *features, "is_anomaly").toPandas()
+    # The symbol goes into the winner's reference profile (drift names symbols never trained on).
+    symbol = ["symbol"] if "symbol" in gold.columns else []
+    frame = labelled.select("trade_id", *symbol, "event_time", *features, "is_anomaly").toPandas()
     if frame.empty:
         raise UserError("anomaly_labels has no label for any gold trade: the tournament needs "
                         "labelled trades (the simulator source provides them)")
@@ -274,7 +276,8 @@ def register_winner(results: list[CandidateResult], frame: pd.DataFrame, tournam
     train = frame[frame["split"] == "train"]
     with mlflow.start_run(run_id=winner.run_id, nested=True):
         train_scores = winner.detector.predict(None, train)["score"].to_numpy()
-        mlflow.log_dict(build_reference_profile(train[winner.detector.features], train_scores),
+        mlflow.log_dict(build_reference_profile(train[winner.detector.features], train_scores,
+                                                symbols=train.get("symbol")),
                         "reference_profile.json")
         model_info = log_detector(winner.detector, train)
     name = tournament["registered_model_name"]
