@@ -18,7 +18,7 @@ from financial_mlops.pipelines.drift.nodes import check_drift, select_window
 from tests.pipelines.deployment.contract_model import FEATURES, synthetic_gold
 from tests.pipelines.drift.conftest import DRIFT_METRICS, TRIGGERS
 
-PARAMS = {"drift": {"window": {"max_rows": 5000}, "min_window_rows": 500,
+PARAMS = {"drift": {"window": {"max_rows": 20000}, "min_window_rows": 500,
                     "segments": {"min_rows": 500}}}
 NO_RETRAINING = {"retraining_job": {"type": "MemoryDataset"},
                  "retraining_job_status": {"type": "MemoryDataset",
