@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from financial_mlops.drift_stats import bin_shares, compare, overall_verdict, psi, verdict
-from financial_mlops.profile import quantile_bins
+from financial_mlops.profile import build_reference_profile, known_symbols, quantile_bins
 
 THRESHOLDS = {"psi": {"warn": 0.1, "alert": 0.25}, "ks": {"warn": 0.1, "alert": 0.2}}
 rng = np.random.default_rng(7)
@@ -74,3 +75,13 @@ def test_overall_verdict_needs_enough_alerting_features_or_an_alerting_score():
     assert overall_verdict({"f_a": "ok"}, "warn", 2)[0] == "warn"
     assert overall_verdict({"f_a": "ok", "f_b": "ok"}, "ok", 2) == (
         "ok", "no feature drifts; score distribution ok")
+
+
+def test_the_profile_records_training_symbols_and_an_old_profile_has_none():
+    features = pd.DataFrame({"f_x": rng.standard_normal(6)})
+    symbols = pd.Series(["BRK.B", "SPY", "SPY", "btcusdt", "SPY", "BRK.B"])
+    profile = build_reference_profile(features, rng.random(6), symbols=symbols)
+    assert profile["symbols"] == {"BRK.B": 2, "SPY": 3, "btcusdt": 1}
+    assert known_symbols(profile) == {"BRK.B", "SPY", "btcusdt"}
+    old = build_reference_profile(features, rng.random(6))
+    assert "symbols" not in old and known_symbols(old) is None
