@@ -67,7 +67,7 @@ def _register_champion(gold: pd.DataFrame, labels: pd.DataFrame) -> None:
     with mlflow.start_run() as run:
         log_detector(detector, gold)
         scores = detector.predict(None, gold)["score"].to_numpy()
-        mlflow.log_dict(build_reference_profile(gold[features], scores, symbols=gold["symbol"]),
+        mlflow.log_dict(build_reference_profile(gold[features], scores, segments=gold[["symbol"]]),
                         "reference_profile.json")
         mlflow.log_metric("test_pr_auc", 0.8)
     version = mlflow.register_model(f"runs:/{run.info.run_id}/model", MODEL).version

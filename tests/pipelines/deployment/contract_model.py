@@ -119,7 +119,7 @@ def register_version(name: str, gold: pd.DataFrame, labels: pd.DataFrame, *,
         mlflow.set_tags({k: v for k, v in tags.items() if f"tag {k}" not in omit})
         if "artifact reference_profile.json" not in omit:
             mlflow.log_dict(build_reference_profile(gold[features], score,
-                                                    symbols=gold.get("symbol")),
+                                                    segments=gold.filter(["symbol", "exchange"])),
                             "reference_profile.json")
         example = gold[features].head(5)
         info = mlflow.pyfunc.log_model(

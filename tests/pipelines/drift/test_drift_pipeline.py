@@ -15,6 +15,7 @@ from matplotlib.image import imread
 
 from financial_mlops.errors import UserError
 from financial_mlops.pipelines.drift.nodes import check_drift, select_window
+from financial_mlops.pipelines.drift.report import summary_markdown
 from tests.pipelines.deployment.contract_model import FEATURES, synthetic_gold
 from tests.pipelines.drift.conftest import DRIFT_METRICS, TRIGGERS
 
@@ -197,10 +198,13 @@ def test_a_champion_whose_profile_predates_symbols_still_checks(
         champion, drift = context.catalog.load("drift_champion"), context.params["drift"]
         window, coverage = select_window(*(context.catalog.load(name) for name in (
             "gold_trade_features", "silver_trades", "anomaly_labels")), {}, drift)
-    old = replace(champion, profile={k: v for k, v in champion.profile.items() if k != "symbols"})
+    old = replace(champion, profile={k: v for k, v in champion.profile.items()
+                                     if k not in ("symbols", "segments")})
     check = check_drift(window, coverage, old, drift)
     assert check["verdict"] == "ok" and check["unseen"]["recorded"] is False
     assert "never trained on" not in check["reason"]
+    assert check["segments"] == [] and check["unchecked_segments"] == ["symbol=BRK.B"]
+    assert "symbol=BRK.B" in summary_markdown(check).split("Not checked on their own")[1]
     assert check_drift(window, coverage, champion, drift)["verdict"] == "alert"
 
 
@@ -215,7 +219,8 @@ def test_drift_needs_a_working_champion_and_sane_settings(project, write_gold, m
     with pytest.raises(UserError, match="arrival_column 'arrived' is not a column"):
         project.run("drift", params={"drift": {**PARAMS["drift"],
                                                "window": {"arrival_column": "arrived"}}})
-    with pytest.raises(UserError, match="drift.segments.by 'sector' is not a gold column"):
+    with pytest.raises(UserError, match="drift.segments.by 'sector' is not a gold column to "
+                                        "segment by: use one of symbol, exchange or null"):
         project.run("drift", params={"drift": {**PARAMS["drift"], "segments": {"by": "sector"}}})
     version = make_champion(*synthetic_gold(4000, seed=0), broken=True)
     with pytest.raises(UserError, match=f"champion anomaly_detector v{version} returned 1000 "

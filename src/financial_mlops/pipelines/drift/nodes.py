@@ -18,7 +18,7 @@ from financial_mlops.drift_stats import compare, overall_verdict, verdict
 from financial_mlops.errors import UserError
 from financial_mlops.pipelines.drift.datasets import Champion
 from financial_mlops.pipelines.drift.report import drift_figure, summary_markdown
-from financial_mlops.profile import known_symbols
+from financial_mlops.profile import SEGMENT_COLUMNS, known_symbols, segment_reference
 
 SCORE = "score"  # the score distribution's row among the features in drift_metrics
 IGNORED = "ignored"  # the verdict of a feature in drift.ignored_features
@@ -122,32 +122,37 @@ def _statistics(rows: pd.DataFrame, scores: np.ndarray, profile: dict, features:
 
 
 def _segments(window: pd.DataFrame, scores: np.ndarray, profile: dict, features: list[str],
-              drift: dict) -> tuple[pd.DataFrame, list[dict]]:
-    """The statistics of each large segment of the window (``segments.by``: a gold column such
-    as symbol or exchange), each against the same reference: one liquid, stable symbol can
-    carry most rows and hide a small one that drifts. Only the ``max_segments`` largest with
-    at least ``min_rows`` rows (fewer rows make PSI and KS noise), none when there is one."""
+              drift: dict) -> tuple[pd.DataFrame, list[dict], list[str]]:
+    """The statistics of each large segment of the window (``segments.by``: symbol or exchange),
+    each against that segment's own reference in the profile: one liquid, stable symbol can
+    carry most rows and hide a small one that drifts, and a symbol's volume or price spread is
+    not the mix of all symbols'. Only the ``max_segments`` largest with at least ``min_rows``
+    rows (fewer make PSI and KS noise). Also the segments left out for want of a reference."""
     config = drift.get("segments") or {}
     by = config.get("by")
     if not by:
-        return pd.DataFrame(), []
-    if by not in window.columns:
-        raise UserError(f"drift.segments.by '{by}' is not a gold column: use one of "
-                        f"{', '.join(c for c in window.columns if not c.startswith('f_'))}")
-    sizes = window[by].astype(str).value_counts()
-    if len(sizes) < 2:
-        return pd.DataFrame(), []
+        return pd.DataFrame(), [], []
+    if by not in SEGMENT_COLUMNS or by not in window.columns:
+        raise UserError(f"drift.segments.by '{by}' is not a gold column to segment by: use one "
+                        f"of {', '.join(SEGMENT_COLUMNS)} or null")
+    labels = window[by].astype(str)
+    sizes = labels.value_counts()
     chosen = sizes[sizes >= int(config["min_rows"])].head(int(config["max_segments"]))
-    tables, summaries = [], []
+    tables, summaries, unchecked = [], [], []
     for value, size in chosen.items():
-        mask = (window[by].astype(str) == value).to_numpy()
-        stats, seg_verdict, reason = _statistics(window[mask], scores[mask], profile, features,
-                                                 drift)
         segment = f"{by}={value}"
+        reference = segment_reference(profile, by, value)
+        if reference is None:
+            unchecked.append(segment)
+            continue
+        mask = (labels == value).to_numpy()
+        stats, seg_verdict, reason = _statistics(window[mask], scores[mask], reference, features,
+                                                 drift)
         tables.append(stats.assign(segment=segment))
         summaries.append({"segment": segment, "rows": int(size), "verdict": seg_verdict,
                           "reason": reason})
-    return (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()), summaries
+    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    return table, summaries, unchecked
 
 
 def _unseen_symbols(window: pd.DataFrame, profile: dict, drift: dict) -> dict:
@@ -223,8 +228,8 @@ def check_drift(window: pd.DataFrame, coverage: dict, champion: Champion | None,
             f"{minimum}: they count toward the next check")
         return {**check, "verdict": NOTHING_NEW, "reason": reason,
                 "stats": pd.DataFrame(columns=["segment", "feature", "psi", "ks", "verdict"]),
-                "segments": [], "unseen": {"recorded": False, "symbols": [], "share": None,
-                                           "alert": False},
+                "segments": [], "unchecked_segments": [],
+                "unseen": {"recorded": False, "symbols": [], "share": None, "alert": False},
                 "recent_pr_auc": None, "labelled_rows": 0, "scores": None}
     features = list(champion.profile["features"])
     missing = sorted(set(features) - set(window.columns))
@@ -235,7 +240,8 @@ def check_drift(window: pd.DataFrame, coverage: dict, champion: Champion | None,
         raise UserError(f"the champion {champion.name} v{champion.version} returned "
                         f"{(~np.isfinite(scores)).sum()} non-finite scores: roll it back")
     stats, whole, reason = _statistics(window, scores, champion.profile, features, drift)
-    segment_stats, segments = _segments(window, scores, champion.profile, features, drift)
+    segment_stats, segments, unchecked = _segments(window, scores, champion.profile, features,
+                                                   drift)
     unseen = _unseen_symbols(window, champion.profile, drift)
     overall, reason = _combined_verdict(whole, reason, segments, unseen, drift)
     pr_auc, labelled = _recent_pr_auc(window["label"], scores)
@@ -243,6 +249,7 @@ def check_drift(window: pd.DataFrame, coverage: dict, champion: Champion | None,
         **check,
         "stats": pd.concat([stats.assign(segment=WHOLE), segment_stats], ignore_index=True),
         "segments": segments,
+        "unchecked_segments": unchecked,
         "unseen": unseen,
         "verdict": overall,
         "reason": reason,

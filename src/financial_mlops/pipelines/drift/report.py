@@ -122,4 +122,8 @@ def summary_markdown(check: dict) -> str:
                     for s in sorted(check["segments"],
                                     key=lambda s: ("ok", "warn", "alert").index(s["verdict"]),
                                     reverse=True))]
+    if check.get("unchecked_segments"):
+        lines += ["", "Not checked on their own (no reference of their own in the champion's "
+                  "profile: too few training rows, or a profile from before segments): "
+                  + ", ".join(check["unchecked_segments"])]
     return "\n".join(lines) + "\n"
