@@ -118,7 +118,8 @@ def register_version(name: str, gold: pd.DataFrame, labels: pd.DataFrame, *,
         mlflow.log_metrics({k: v for k, v in logged.items() if f"metric {k}" not in omit})
         mlflow.set_tags({k: v for k, v in tags.items() if f"tag {k}" not in omit})
         if "artifact reference_profile.json" not in omit:
-            mlflow.log_dict(build_reference_profile(gold[features], score),
+            mlflow.log_dict(build_reference_profile(gold[features], score,
+                                                    segments=gold.filter(["symbol", "exchange"])),
                             "reference_profile.json")
         example = gold[features].head(5)
         info = mlflow.pyfunc.log_model(

@@ -15,6 +15,7 @@ from tests.pipelines.deployment.conftest import (  # noqa: F401
 from tests.pipelines.deployment.contract_model import register_version
 
 GOLD = "data/04_feature/gold_trade_features"
+SILVER = "data/03_primary/silver_trades"
 LABELS = "data/02_intermediate/anomaly_labels"
 DRIFT_METRICS = "data/08_reporting/drift_metrics"
 TRIGGERS = "data/08_reporting/retraining_triggers"
@@ -29,10 +30,15 @@ def drift_project(project):
 
 @pytest.fixture
 def write_gold(spark, drift_project):
-    """Append gold rows and their labels to the test project's Delta tables."""
+    """Append gold rows and their labels to the test project's Delta tables, and their arrival
+    (silver's ``_ingested_at``: ``arrived`` or now) to silver, where the drift window reads it."""
 
-    def write(gold: pd.DataFrame, labels: pd.DataFrame) -> None:
-        for frame, relative in ((gold, GOLD), (labels, LABELS)):
+    def write(gold: pd.DataFrame, labels: pd.DataFrame, arrived: str | None = None) -> None:
+        at = pd.Timestamp(arrived) if arrived else pd.Timestamp.now(tz="UTC").tz_localize(None)
+        silver = pd.DataFrame({"trade_id": gold["trade_id"], "_ingested_at": at})
+        for frame, relative in ((gold, GOLD), (labels, LABELS), (silver, SILVER)):
+            if frame.empty:  # trades without labels
+                continue
             spark.createDataFrame(frame).write.format("delta").mode("append").save(
                 str(drift_project.path(relative)))
 

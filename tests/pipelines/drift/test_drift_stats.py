@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from financial_mlops.drift_stats import bin_shares, compare, overall_verdict, psi, verdict
-from financial_mlops.profile import quantile_bins
+from financial_mlops.profile import (
+    build_reference_profile,
+    known_symbols,
+    quantile_bins,
+    segment_reference,
+)
 
 THRESHOLDS = {"psi": {"warn": 0.1, "alert": 0.25}, "ks": {"warn": 0.1, "alert": 0.2}}
 rng = np.random.default_rng(7)
@@ -74,3 +80,20 @@ def test_overall_verdict_needs_enough_alerting_features_or_an_alerting_score():
     assert overall_verdict({"f_a": "ok"}, "warn", 2)[0] == "warn"
     assert overall_verdict({"f_a": "ok", "f_b": "ok"}, "ok", 2) == (
         "ok", "no feature drifts; score distribution ok")
+
+
+def test_the_profile_records_training_symbols_and_segment_references():
+    n = 2600
+    features = pd.DataFrame({"f_x": rng.standard_normal(n)})
+    segments = pd.DataFrame({"symbol": ["SPY"] * 1500 + ["BRK.B"] * 1000 + ["btcusdt"] * 100,
+                             "exchange": "NYSE ARCA"})
+    profile = build_reference_profile(features, rng.random(n), segments=segments)
+    assert profile["symbols"] == {"BRK.B": 1000, "SPY": 1500, "btcusdt": 100}
+    assert known_symbols(profile) == {"BRK.B", "SPY", "btcusdt"}
+    spy = segment_reference(profile, "symbol", "SPY")
+    assert spy["features"]["f_x"]["n"] == 1500 and len(spy["features"]["f_x"]["sample"]) == 1000
+    assert segment_reference(profile, "symbol", "btcusdt") is None  # too few training rows
+    assert segment_reference(profile, "exchange", "NYSE ARCA")["score"]["n"] == n
+    # A profile from before symbols and segments: nothing known, nothing compared per segment.
+    old = build_reference_profile(features, rng.random(n))
+    assert known_symbols(old) is None and segment_reference(old, "symbol", "SPY") is None

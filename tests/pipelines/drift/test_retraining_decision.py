@@ -26,10 +26,12 @@ def history(spark):
 
 def _decide(history, verdict="alert", active_runs=()):
     outcome = {"check_id": "now", "checked_at": NOW, "champion_version": "3",
-               "verdict": verdict, "reason": "2 feature(s) alert"}
-    record, request = decide_retraining(outcome, history, {"active_runs": list(active_runs)},
-                                        PARAMS)
+               "verdict": verdict, "reason": "2 feature(s) alert",
+               "watermark": {"arrived_at_micros": 7}}
+    record, watermark, request = decide_retraining(
+        outcome, history, {"active_runs": list(active_runs)}, PARAMS)
     assert record.loc[0, "check_id"] == "now"
+    assert watermark == {"arrived_at_micros": 7}  # whatever the decision, the check is done
     assert request["launch"] == (record.loc[0, "action"] == "triggered")
     return record.loc[0, "action"], record.loc[0, "reason"], request
 
@@ -42,7 +44,7 @@ def test_an_alert_triggers_retraining_bounded_by_the_cooldown(history):
                        "timeout_seconds": 6 * 3600}
 
 
-@pytest.mark.parametrize("verdict", ["ok", "warn"])
+@pytest.mark.parametrize("verdict", ["ok", "warn", "nothing_new"])
 def test_no_alert_needs_no_retraining(history, verdict):
     action, reason, _ = _decide(history(), verdict=verdict)
     assert (action, reason.split(":")[0]) == ("not_needed", f"drift {verdict}")

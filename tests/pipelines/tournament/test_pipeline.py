@@ -67,6 +67,8 @@ def test_the_winner_is_registered_with_everything_the_contract_names(
                                              str(project.path(".")))
     profile = json.loads(Path(profile_file).read_text())
     assert list(profile["features"]) == features and profile["score"]["n"] == 1800
+    # The training rows' symbols, for drift's symbols-never-trained-on check.
+    assert set(profile["symbols"]) == {"AAPL", "MSFT"} and sum(profile["symbols"].values()) == 1800
 
     model = mlflow.pyfunc.load_model(f"models:/anomaly_detector/{version.version}")
     scored = model.predict(gold)

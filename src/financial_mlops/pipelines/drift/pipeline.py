@@ -15,13 +15,15 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 select_window,
-                inputs=["gold_trade_features", "anomaly_labels", "params:drift"],
-                outputs="drift_window",
+                # Arrivals: silver's `_ingested_at` per trade (drift.window.arrival_column).
+                inputs=["gold_trade_features", "silver_trades", "anomaly_labels",
+                        "drift_watermark", "params:drift"],
+                outputs=["drift_window", "drift_window_coverage"],
                 name="select_drift_window",
             ),
             node(
                 check_drift,
-                inputs=["drift_window", "drift_champion", "params:drift"],
+                inputs=["drift_window", "drift_window_coverage", "drift_champion", "params:drift"],
                 outputs="drift_check",
                 name="check_drift",
             ),
@@ -36,8 +38,9 @@ def create_pipeline(**kwargs) -> Pipeline:
                 decide_retraining,
                 inputs=["drift_outcome", "retraining_triggers", "retraining_job_status",
                         "params:drift"],
-                # In this order: the decision is recorded before the job is asked to start.
-                outputs=["retraining_triggers_new", "retraining_job"],
+                # In this order: the decision is recorded, then the watermark moves past the
+                # window, then the job is asked to start.
+                outputs=["retraining_triggers_new", "drift_watermark_next", "retraining_job"],
                 name="decide_retraining",
             ),
         ],

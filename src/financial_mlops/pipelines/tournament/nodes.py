@@ -38,7 +38,7 @@ from financial_mlops.modeling.metrics import (
 )
 from financial_mlops.modeling.pyfunc import AnomalyDetector, log_detector
 from financial_mlops.modeling.tuning import study_summary, tune
-from financial_mlops.profile import build_reference_profile
+from financial_mlops.profile import SEGMENT_COLUMNS, build_reference_profile
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,9 @@ def prepare_tournament_data(gold: DataFrame, labels: DataFrame, tournament: dict
                         "first")
     labelled = gold.join(labels.where("is_anomaly IS NOT NULL").select("trade_id", "is_anomaly"),
                          "trade_id")
-    frame = labelled.select("trade_id", "event_time", *features, "is_anomaly").toPandas()
+    # Symbol and venue go into the winner's reference profile: drift checks each against its own.
+    segments = [c for c in SEGMENT_COLUMNS if c in gold.columns]
+    frame = labelled.select("trade_id", *segments, "event_time", *features, "is_anomaly").toPandas()
     if frame.empty:
         raise UserError("anomaly_labels has no label for any gold trade: the tournament needs "
                         "labelled trades (the simulator source provides them)")
@@ -274,7 +276,9 @@ def register_winner(results: list[CandidateResult], frame: pd.DataFrame, tournam
     train = frame[frame["split"] == "train"]
     with mlflow.start_run(run_id=winner.run_id, nested=True):
         train_scores = winner.detector.predict(None, train)["score"].to_numpy()
-        mlflow.log_dict(build_reference_profile(train[winner.detector.features], train_scores),
+        segments = train[[c for c in SEGMENT_COLUMNS if c in train.columns]]
+        mlflow.log_dict(build_reference_profile(train[winner.detector.features], train_scores,
+                                                segments=segments),
                         "reference_profile.json")
         model_info = log_detector(winner.detector, train)
     name = tournament["registered_model_name"]
