@@ -27,6 +27,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 from pyspark.sql.types import TimestampType
 
+from financial_mlops.errors import UserError
 from financial_mlops.spark import conf_string, get_spark
 
 _MODES = {"append", "overwrite", "merge"}
@@ -35,6 +36,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _STOP_GRACE_SECONDS = 120
 
 logger = logging.getLogger(__name__)
+
+
+class ColumnsChangedError(UserError, DatasetError):
+    """A MERGE whose rows have other columns than the table: one line, naming the fix."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,9 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
         left alone unless ``when_matched: update``, so replays insert nothing twice;
         ``matches_since: <column>`` lets only target rows at or after the source's smallest
         ``<column>`` match, so Delta skips older files and a MERGE costs what the source holds,
-        not what the table holds: for keys whose ``<column>`` never changes);
+        not what the table holds: for keys whose ``<column>`` never changes); a MERGE whose rows
+        have other columns than the table is refused with ``on_columns_changed`` as the fix to
+        name (rows written before a change would otherwise keep the old columns);
       - a streaming DataFrame is written with ``trigger`` (default ``availableNow``) and a
         ``checkpoint``, and the save waits until the available data is written; with ``merge``
         each micro-batch is merged through ``foreachBatch``. A ``MicroBatchStream`` is saved the
@@ -180,6 +187,7 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
         if not self._exists():
             self._write(data, "append")
             return
+        self._check_columns(data)
         keys = self._save_args["keys"]
         condition = F.expr(" AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys))
         since = self._save_args.get("matches_since")
@@ -192,6 +200,16 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
         if self._save_args.get("when_matched") == "update":
             merge = merge.whenMatchedUpdateAll()
         merge.whenNotMatchedInsertAll().execute()
+
+    def _check_columns(self, data: DataFrame) -> None:
+        table = self._delta_table().toDF().columns
+        added = [c for c in data.columns if c not in table]
+        dropped = [c for c in table if c not in data.columns]
+        if added or dropped:
+            fix = self._save_args.get("on_columns_changed", "rebuild the table")
+            raise ColumnsChangedError(
+                f"{self.location} was written with other columns (new: {', '.join(added) or '-'};"
+                f" gone: {', '.join(dropped) or '-'}): {fix}")
 
     def _save_stream(self, data: DataFrame,
                      prepare: Callable[[DataFrame], DataFrame] | None = None,

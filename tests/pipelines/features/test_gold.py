@@ -6,8 +6,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from delta.tables import DeltaTable
+from kedro.io import DatasetError
 from pyspark.sql import functions as F
 
+from financial_mlops.datasets.delta import ColumnsChangedError
 from financial_mlops.features import trade_features
 from financial_mlops.sources.simulator import simulate_batch
 from tests.pipelines.features.conftest import bronze_rows, trade_line
@@ -140,3 +142,25 @@ def test_gold_built_batch_by_batch_equals_gold_built_in_one_go(
     project.run("features", params=params)
     assert {t: _version(spark, project, t) for t in (SILVER, QUARANTINE, GOLD)} == versions
     assert project.path(WATERMARK).read_text() == watermark
+
+
+def test_a_changed_feature_set_is_refused_until_gold_is_rebuilt(
+        project, spark, read_delta, features_params):
+    """Gold written with an older feature set is not MERGEd into with a one-line error naming
+    `rebuild_gold`, which replaces gold from silver; incremental runs then go on."""
+    trades, _, state = simulate_batch(600, seed=3)
+    _append_bronze(spark, project, trades, 0)
+    project.run("features")
+    changed = {"features": {"gold": {"windows": [20, 60]}}}
+    more, _, _ = simulate_batch(200, seed=3, state=state)
+    _append_bronze(spark, project, more, 1)
+    with pytest.raises(DatasetError, match="rebuild_gold") as error:
+        project.run("features", params=changed)
+    assert isinstance(error.value.__cause__, ColumnsChangedError)  # the CLI prints one line
+    assert "\n" not in str(error.value) and "f_price_z_60" in str(error.value)
+
+    project.run("rebuild_gold", params=changed)
+    project.run("features", params=changed)
+    gold = read_delta(project.path(GOLD))
+    assert "f_price_z_60" in gold.columns and "f_price_z_100" not in gold.columns
+    assert gold.count() == read_delta(project.path(SILVER)).count() == 800
