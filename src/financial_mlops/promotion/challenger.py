@@ -19,6 +19,24 @@ from financial_mlops.errors import UserError
 
 DECISION_TAG = "promotion_decision"
 STABILITY_METRICS = ("train_val_gap", "batch_pr_auc_spread")
+# The lineage each training-labels mode produces (tournament.labels): injected labels come from
+# silver, not from an anomaly_labels table, and carry the seed that made them.
+LABEL_LINEAGE = {
+    "simulator": ["delta_version.anomaly_labels"],
+    "injected": ["delta_version.silver_trades_existing", "injection_seed"],
+}
+
+
+def required_for_mode(required: Mapping[str, list[str]], mode: str | None
+                      ) -> dict[str, list[str]]:
+    """``required`` with the label-lineage tags of the run's ``labels_mode`` (simulator when
+    the run predates modes) in place of the other modes'."""
+    other = {tag for tags in LABEL_LINEAGE.values() for tag in tags}
+    own = LABEL_LINEAGE.get(mode or "simulator", [])
+    tags = list(required.get("tags", []))
+    if any(tag in other for tag in tags):
+        tags = [tag for tag in tags if tag not in other] + own
+    return {**required, "tags": tags}
 
 
 def newest_challenger(client: MlflowClient, name: str, champion: str | None
@@ -56,6 +74,7 @@ def run_evidence(client: MlflowClient, version: ModelVersion,
         raise UserError(f"deployment.required has unknown kinds {sorted(unknown)}: use params, "
                         "metrics, tags and artifacts")
     data = client.get_run(version.run_id).data
+    required = required_for_mode(required, data.tags.get("labels_mode"))
     present = {"params": data.params, "metrics": data.metrics, "tags": data.tags,
                "artifacts": _artifacts(client, version)}
     missing = [f"{kind.removesuffix('s')} {item}" for kind, items in required.items()

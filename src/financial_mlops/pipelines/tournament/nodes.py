@@ -17,9 +17,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 from threadpoolctl import threadpool_limits
 
 from financial_mlops.errors import UserError
+from financial_mlops.features import trade_features
 from financial_mlops.lineage import delta_version_tags, git_sha
 from financial_mlops.modeling.candidates import (
     BASELINE_KIND,
@@ -30,6 +32,7 @@ from financial_mlops.modeling.candidates import (
     matching_columns,
 )
 from financial_mlops.modeling.charts import leaderboard_figure, pr_curves_figure
+from financial_mlops.modeling.injected import TRADE_COLUMNS, inject_anomalies
 from financial_mlops.modeling.metrics import (
     batch_pr_auc_spread,
     best_f1_threshold,
@@ -44,6 +47,42 @@ log = logging.getLogger(__name__)
 
 SLICES = ("train", "validation", "test")
 FEATURE_PREFIX = "f_"
+# Where the training labels come from (tournament.labels; docs/tournament.md).
+LABEL_MODES = ("simulator", "injected")
+LABELS_MODE_TAG = "labels_mode"
+
+
+def labels_mode(tournament: dict) -> str:
+    mode = tournament.get("labels", "simulator")
+    if mode not in LABEL_MODES:
+        raise UserError(f"tournament.labels is '{mode}': use one of {', '.join(LABEL_MODES)}")
+    return mode
+
+
+def labelled_trades(gold: DataFrame, labels: DataFrame, silver: DataFrame, tournament: dict,
+                    features: dict) -> tuple[DataFrame, DataFrame]:
+    """The gold rows and labels the tournament learns from.
+
+    ``simulator``: gold and the source's ``anomaly_labels``. ``injected``: the newest
+    ``injected.max_trades`` silver trades with labelled anomalies injected into a copy in
+    memory (``modeling.injected``), their features computed by gold's own function; nothing of
+    it is written to any table.
+    """
+    if labels_mode(tournament) == "simulator":
+        return gold, labels
+    settings = tournament["injected"]
+    newest = silver.orderBy(F.desc("event_time")).limit(int(settings["max_trades"]))
+    trades = newest.select(*TRADE_COLUMNS).toPandas()
+    injected, injected_labels = inject_anomalies(trades, rate=float(settings["rate"]),
+                                                 seed=int(settings["seed"]),
+                                                 mix=settings.get("anomaly_mix"))
+    spark = silver.sparkSession
+    rows = spark.createDataFrame(injected, silver.select(*TRADE_COLUMNS).schema)
+    log.info("Injected %d labelled anomalies into a copy of %d silver trades",
+             int(injected_labels["is_anomaly"].sum()), len(trades))
+    return (trade_features(rows, features["gold"]),
+            spark.createDataFrame(injected_labels, "trade_id string, is_anomaly int, "
+                                                   "anomaly_type string"))
 
 
 @dataclass
@@ -159,10 +198,17 @@ def slices_of(frame: pd.DataFrame, features: list[str]) -> Splits:
                     for part in parts.values()))
 
 
-def _lineage_tags(frame: pd.DataFrame, features: list[str]) -> dict[str, str]:
-    """What every candidate run is traceable by: code, tables, features, data window."""
+def _lineage_tags(frame: pd.DataFrame, features: list[str], tournament: dict
+                  ) -> dict[str, str]:
+    """What every candidate run is traceable by: code, tables, features, data window, and
+    where its labels came from (deployment judges it on rows of that kind)."""
     starts = frame.groupby("split", sort=False)["event_time"].min()
+    mode = labels_mode(tournament)
+    injected = tournament["injected"] if mode == "injected" else {}
     return {
+        LABELS_MODE_TAG: mode,
+        **({"injection_seed": str(injected["seed"]), "injection_rate": str(injected["rate"])}
+           if injected else {}),
         "git_sha": git_sha(),
         "feature_list": json.dumps(features),
         "data_window": f"{frame['event_time'].min().isoformat()}/"
@@ -201,7 +247,7 @@ def run_tournament(frame: pd.DataFrame, features: list[str], tournament: dict
                    ) -> list[CandidateResult]:
     """Tune, fit and evaluate every enabled candidate, each in its own nested MLflow run."""
     splits = slices_of(frame, features)
-    tags = _lineage_tags(frame, features)
+    tags = _lineage_tags(frame, features, tournament)
     seed = int(tournament["seed"])
     results = []
     for name, settings in _candidates(tournament).items():
