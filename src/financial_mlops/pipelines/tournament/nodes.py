@@ -327,7 +327,8 @@ def register_winner(results: list[CandidateResult], frame: pd.DataFrame, tournam
     version = mlflow.register_model(model_info.model_uri, name)
     mlflow.log_metrics({"test_pr_auc": winner.metrics["test_pr_auc"],
                         "baseline_test_pr_auc": baseline.metrics["test_pr_auc"]})
-    mlflow.set_tags({"winner": winner.name, "registered_model_version": version.version})
+    mlflow.set_tags({"winner": winner.name, "registered_model_version": version.version,
+                     LABELS_MODE_TAG: labels_mode(tournament)})
     log.info("Winner %s registered as %s version %s", winner.name, name, version.version)
     return {
         "registered_model_name": name,
