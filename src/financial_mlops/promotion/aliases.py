@@ -156,8 +156,10 @@ def append_history(client: MlflowClient, name: str, entry: dict) -> None:
 
 
 def rollback_target(client: MlflowClient, name: str, state: AliasState,
-                    to_version: str | int | None) -> str:
-    """The version a rollback would make champion: ``to_version`` or the previous champion."""
+                    to_version: str | int | None, gold_columns: list[str] | None = None) -> str:
+    """The version a rollback would make champion: ``to_version`` or the previous champion.
+    With ``gold_columns``, a version trained on features gold no longer has (its run's
+    ``feature_list``) is refused: it could not score a single trade."""
     target = state.previous_champion if to_version is None else str(to_version)
     if target is None:
         raise UserError(f"{name} has no previous_champion to roll back to: "
@@ -165,7 +167,15 @@ def rollback_target(client: MlflowClient, name: str, state: AliasState,
     if target == state.champion:
         raise UserError(f"version {target} of {name} is already the champion: nothing to roll back")
     try:
-        client.get_model_version(name, target)
+        version = client.get_model_version(name, target)
     except MlflowException:
         raise UserError(f"rollback target version {target} of {name} does not exist") from None
+    if gold_columns is not None and version.run_id:
+        trained_on = json.loads(client.get_run(version.run_id).data.tags.get("feature_list", "[]"))
+        gone = [f for f in trained_on if f not in gold_columns]
+        if gone:
+            raise UserError(
+                f"version {target} of {name} needs feature(s) gold no longer has "
+                f"({', '.join(gone[:5])}{', ...' if len(gone) > 5 else ''}): it was trained on "
+                "an older feature set; retrain (kedro run --pipelines retraining) instead")
     return target

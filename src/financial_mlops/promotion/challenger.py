@@ -19,6 +19,7 @@ from financial_mlops.errors import UserError
 
 DECISION_TAG = "promotion_decision"
 STABILITY_METRICS = ("train_val_gap", "batch_pr_auc_spread")
+OOD_METRICS = ("ood_test_pr_auc", "rule_ood_test_pr_auc")
 # The lineage each training-labels mode produces (tournament.labels): injected labels come from
 # silver, not from an anomaly_labels table, and carry the seed that made them.
 LABEL_LINEAGE = {
@@ -66,7 +67,7 @@ def _artifacts(client: MlflowClient, version: ModelVersion) -> set[str]:
 def run_evidence(client: MlflowClient, version: ModelVersion,
                  required: Mapping[str, list[str]]) -> dict:
     """The required run items the version lacks (``metric test_f1``, ``artifact model``...) and
-    its stability metrics, as logged by the tournament."""
+    its stability and out-of-distribution metrics, as logged by the tournament."""
     if not version.run_id:
         return {"missing": [f"the training run of version {version.version}"]}
     unknown = set(required) - {"params", "metrics", "tags", "artifacts"}
@@ -80,4 +81,4 @@ def run_evidence(client: MlflowClient, version: ModelVersion,
     missing = [f"{kind.removesuffix('s')} {item}" for kind, items in required.items()
                for item in items if item not in present[kind]]
     return {"missing": missing, **{metric: data.metrics.get(metric)
-                                   for metric in STABILITY_METRICS}}
+                                   for metric in (*STABILITY_METRICS, *OOD_METRICS)}}

@@ -21,7 +21,7 @@ def roll_back_champion(rows: pd.DataFrame, rollback: dict, validation: dict) -> 
     name = rollback["registered_model_name"]
     client = registry.client()
     before = read_aliases(client, name)
-    target = rollback_target(client, name, before, rollback.get("to_version"))
+    target = rollback_target(client, name, before, rollback.get("to_version"), list(rows.columns))
     run_id = start_record_run(f"rollback-{name}-v{target}", {
         "action": "rollback", "model": name, "from_version": str(before.champion),
         "to_version": target})

@@ -26,6 +26,7 @@ from financial_mlops.lineage import delta_version_tags, git_sha
 from financial_mlops.modeling.candidates import (
     BASELINE_KIND,
     FITTERS,
+    MaxAbsZScore,
     Slice,
     Splits,
     anomaly_scores,
@@ -42,6 +43,7 @@ from financial_mlops.modeling.metrics import (
 from financial_mlops.modeling.pyfunc import AnomalyDetector, log_detector
 from financial_mlops.modeling.tuning import study_summary, tune
 from financial_mlops.profile import build_reference_profile
+from financial_mlops.sources.simulator.other_market import other_market
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +135,46 @@ def _feature_columns(gold: DataFrame, tournament: dict) -> list[str]:
         raise UserError(f"gold_trade_features lacks the feature column(s) {', '.join(missing)} "
                         "named in parameters_tournament.yml")
     return features + [c for c in matching_columns(available, patterns) if c not in features]
+
+
+def ood_market(gold: DataFrame, tournament: dict, features: dict) -> pd.DataFrame:
+    """A market no candidate saw, with labelled injected anomalies: ``other_market`` (other
+    symbols, price levels, ticks, venues, activity, regimes) through gold's own features.
+    Empty when ``tournament.ood.trades`` is 0 (no out-of-distribution scoring)."""
+    settings = tournament.get("ood") or {}
+    if not int(settings.get("trades", 0)):
+        return pd.DataFrame()
+    market = other_market(int(settings["trades"]), seed=int(settings["seed"]))
+    rows, labels = inject_anomalies(market, rate=float(settings["rate"]),
+                                    seed=int(settings["injection_seed"]))
+    spark = gold.sparkSession
+    frame = trade_features(spark.createDataFrame(rows), features["gold"]).toPandas()
+    return frame.merge(labels[["trade_id", "is_anomaly"]], on="trade_id")
+
+
+def _ood_metrics(detector: AnomalyDetector, ood: pd.DataFrame | None) -> dict[str, float]:
+    if ood is None or ood.empty:
+        return {}
+    scores = detector.predict(None, ood)["score"].to_numpy()
+    return {"ood_test_pr_auc": pr_auc(ood["is_anomaly"].to_numpy(), scores)}
+
+
+def _rule_ood_metrics(ood: pd.DataFrame | None, features: list[str], tournament: dict
+                      ) -> dict[str, float]:
+    """The rule baseline's PR-AUC on the same market (it has nothing to tune), logged on every
+    candidate's run so that a gate reads both figures from the challenger's run."""
+    if ood is None or ood.empty:
+        return {}
+    missing = [f for f in features if f not in ood.columns]
+    if missing:
+        raise UserError(f"the out-of-distribution market has no {', '.join(missing)}: "
+                        "tournament.features must be gold features (or set tournament.ood.trades "
+                        "to 0)")
+    columns = next(s for s in _candidates(tournament).values()
+                   if s["kind"] == BASELINE_KIND)["fixed"]["columns"]
+    rule = MaxAbsZScore(columns).fit(ood[features])
+    return {"rule_ood_test_pr_auc": pr_auc(ood["is_anomaly"].to_numpy(),
+                                           -rule.score_samples(ood[features]))}
 
 
 def _split_by_time(event_time: pd.Series, validation: float, test: float) -> np.ndarray:
@@ -243,9 +285,11 @@ def _evaluate(model: Any, features: list[str], splits: Splits, batches: int
     return detector, metrics, test_scores
 
 
-def run_tournament(frame: pd.DataFrame, features: list[str], tournament: dict
-                   ) -> list[CandidateResult]:
-    """Tune, fit and evaluate every enabled candidate, each in its own nested MLflow run."""
+def run_tournament(frame: pd.DataFrame, features: list[str], tournament: dict,
+                   ood: pd.DataFrame | None = None) -> list[CandidateResult]:
+    """Tune, fit and evaluate every enabled candidate, each in its own nested MLflow run;
+    with ``ood``, also on that market it never saw."""
+    rule_ood = _rule_ood_metrics(ood, features, tournament)  # checks the market first
     splits = slices_of(frame, features)
     tags = _lineage_tags(frame, features, tournament)
     seed = int(tournament["seed"])
@@ -260,7 +304,8 @@ def run_tournament(frame: pd.DataFrame, features: list[str], tournament: dict
                                                        int(tournament["stability_batches"]))
             study_metrics, trials = study_summary(tuned.study)
             metrics.update(study_metrics, fit_seconds=tuned.fit_seconds,
-                           tuning_seconds=tuning_seconds)
+                           tuning_seconds=tuning_seconds, **_ood_metrics(detector, ood),
+                           **rule_ood)
             mlflow.log_params({**tuned.params, "candidate": name})
             mlflow.log_metrics(metrics)
             mlflow.set_tags({**tags, "candidate": name, "kind": settings["kind"],
@@ -286,7 +331,7 @@ def _baseline(results: list[CandidateResult]) -> CandidateResult:
 LEADERBOARD_METRICS = (
     "val_pr_auc", "test_pr_auc", "test_f1", "test_precision", "test_recall", "test_roc_auc",
     "train_val_gap", "batch_pr_auc_spread", "fit_seconds", "tuning_seconds",
-    "scoring_rows_per_second", "study_trials", "study_trials_pruned",
+    "scoring_rows_per_second", "study_trials", "study_trials_pruned", "ood_test_pr_auc",
 )
 
 
@@ -295,8 +340,10 @@ def build_leaderboard(results: list[CandidateResult]) -> pd.DataFrame:
     baseline = _baseline(results).metrics["test_pr_auc"]
     return pd.DataFrame([
         {"rank": rank, "candidate": r.name, "kind": r.kind,
-         **{m: r.metrics[m] for m in LEADERBOARD_METRICS},
+         **{m: r.metrics.get(m, np.nan) for m in LEADERBOARD_METRICS},
          "test_pr_auc_lift_over_baseline": r.metrics["test_pr_auc"] - baseline,
+         "ood_test_pr_auc_lift_over_rule": (r.metrics.get("ood_test_pr_auc", np.nan)
+                                            - r.metrics.get("rule_ood_test_pr_auc", np.nan)),
          "threshold": r.detector.threshold, "run_id": r.run_id}
         for rank, r in enumerate(_ranked(results), start=1)
     ])
@@ -326,7 +373,10 @@ def register_winner(results: list[CandidateResult], frame: pd.DataFrame, tournam
     name = tournament["registered_model_name"]
     version = mlflow.register_model(model_info.model_uri, name)
     mlflow.log_metrics({"test_pr_auc": winner.metrics["test_pr_auc"],
-                        "baseline_test_pr_auc": baseline.metrics["test_pr_auc"]})
+                        "baseline_test_pr_auc": baseline.metrics["test_pr_auc"],
+                        **{m: winner.metrics[m] for m in ("ood_test_pr_auc",
+                                                           "rule_ood_test_pr_auc")
+                           if m in winner.metrics}})
     mlflow.set_tags({"winner": winner.name, "registered_model_version": version.version,
                      LABELS_MODE_TAG: labels_mode(tournament)})
     log.info("Winner %s registered as %s version %s", winner.name, name, version.version)

@@ -3,6 +3,7 @@ from kedro.pipeline import Pipeline, node
 from financial_mlops.pipelines.tournament.nodes import (
     build_leaderboard,
     labelled_trades,
+    ood_market,
     plot_leaderboard,
     plot_pr_curves,
     prepare_tournament_data,
@@ -16,6 +17,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 labelled_trades,
+    ood_market,
                 inputs=["gold_trade_features", "anomaly_labels", "silver_trades_existing",
                         "params:tournament", "params:features"],
                 outputs=["tournament_gold", "tournament_labels"],
@@ -28,8 +30,15 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="prepare_tournament_data",
             ),
             node(
+                ood_market,
+                inputs=["tournament_gold", "params:tournament", "params:features"],
+                outputs="tournament_ood",
+                name="build_ood_market",
+            ),
+            node(
                 run_tournament,
-                inputs=["tournament_data", "tournament_features", "params:tournament"],
+                inputs=["tournament_data", "tournament_features", "params:tournament",
+                        "tournament_ood"],
                 outputs="tournament_candidates",
                 name="run_tournament",
             ),
