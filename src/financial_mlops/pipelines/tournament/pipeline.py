@@ -17,7 +17,6 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 labelled_trades,
-    ood_market,
                 inputs=["gold_trade_features", "anomaly_labels", "silver_trades_existing",
                         "params:tournament", "params:features"],
                 outputs=["tournament_gold", "tournament_labels"],
