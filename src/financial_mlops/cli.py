@@ -5,6 +5,7 @@ import functools
 
 import click
 from kedro.framework.cli.project import run as kedro_run
+from kedro.io import DatasetError
 
 from financial_mlops.errors import UserError
 from financial_mlops.pipeline_registry import pipeline_names
@@ -28,6 +29,10 @@ def _one_line_user_errors(callback):
             return callback(*args, **kwargs)
         except UserError as error:
             raise click.ClickException(str(error)) from None
+        except DatasetError as error:  # the catalog wraps a dataset's own UserError
+            if isinstance(error.__cause__, UserError):
+                raise click.ClickException(str(error)) from None
+            raise
 
     return wrapper
 

@@ -34,6 +34,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 from pyspark.sql.types import StructType, TimestampType
 
+from financial_mlops.errors import DatasetUserError
 from financial_mlops.relocation import reroot_checkpoint
 from financial_mlops.spark import conf_string, get_spark
 
@@ -42,6 +43,10 @@ _MODES = {"append", "overwrite", "merge"}
 _STOP_GRACE_SECONDS = 120
 
 logger = logging.getLogger(__name__)
+
+
+class ColumnsChangedError(DatasetUserError):
+    """A MERGE whose rows have other columns than the table: one line, naming the fix."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,9 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
         left alone unless ``when_matched: update``, so replays insert nothing twice;
         ``matches_since: <column>`` lets only target rows at or after the source's smallest
         ``<column>`` match, so Delta skips older files and a MERGE costs what the source holds,
-        not what the table holds: for keys whose ``<column>`` never changes);
+        not what the table holds: for keys whose ``<column>`` never changes); a MERGE whose rows
+        have other columns than the table is refused with ``on_columns_changed`` as the fix to
+        name (rows written before a change would otherwise keep the old columns);
       - a streaming DataFrame is written with ``trigger`` (default ``availableNow``) and a
         ``checkpoint``, and the save waits until the available data is written; with ``merge``
         each micro-batch is merged through ``foreachBatch``. A ``MicroBatchStream`` is saved the
@@ -268,6 +275,7 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
         if not self._exists(spark):
             self._write(data, "append")
             return
+        self._check_columns(data)
         keys = self._save_args["keys"]
         condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
         since = self._save_args.get("matches_since")
@@ -285,6 +293,16 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
                       f"{matched} WHEN NOT MATCHED THEN INSERT *")
         finally:
             spark.catalog.dropTempView(source)
+
+    def _check_columns(self, data: DataFrame) -> None:
+        table = self._read_batch().columns
+        added = [c for c in data.columns if c not in table]
+        dropped = [c for c in table if c not in data.columns]
+        if added or dropped:
+            fix = self._save_args.get("on_columns_changed", "rebuild the table")
+            raise ColumnsChangedError(
+                f"{self.location} was written with other columns (new: {', '.join(added) or '-'};"
+                f" gone: {', '.join(dropped) or '-'}): {fix}")
 
     def _save_stream(self, data: DataFrame,
                      prepare: Callable[[DataFrame], DataFrame] | None = None,

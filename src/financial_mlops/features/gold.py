@@ -1,7 +1,7 @@
 """Gold: per-trade features from each symbol's recent history, in event-time order.
 
 Every feature of a trade depends only on that trade and on the trades of its symbol before it:
-the previous ``max(windows)`` trades and those of the last ``max(recent_seconds,
+the previous ``max(windows) + 1`` trades and those of the last ``max(recent_seconds,
 cross_exchange_seconds)`` seconds (``history_needed``). That is what lets an incremental run
 recompute a symbol's newest rows from a short tail of silver and get the one-go result.
 """
@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 
 GOLD_KEYS = ("trade_id", "symbol", "exchange", "event_time", "price", "volume")
 _MICROS = 1_000_000
-_DAY_MICROS = 86_400 * _MICROS
+_BPS = 10_000.0  # returns and deviations in basis points
 _FLAT = 1e-6  # a std under this fraction of the mean is rounding noise
 
 
@@ -25,16 +25,23 @@ def history_needed(gold: Mapping[str, Any]) -> tuple[int, int]:
     """(trades, seconds) of a symbol's history before a trade that its features read."""
     windows = [int(n) for n in gold["windows"]]
     seconds = max(int(gold["recent_seconds"]), int(gold["cross_exchange_seconds"]))
-    return max(windows), seconds
+    return max(windows) + 1, seconds  # + 1: the typical gap spans the previous N gaps
 
 
 def trade_features(trades: DataFrame, gold: Mapping[str, Any]) -> DataFrame:
     """One row per trade: ``GOLD_KEYS`` plus the ``f_*`` features, all finite doubles.
 
+    Every feature is **scale-free**: a ratio, a z-score, a rank or a return, measured against
+    the symbol's own recent history, so multiplying a symbol's prices or volumes by a constant
+    leaves them unchanged and a model moves between a $2 stock and a $5,000 one, and between
+    10 trades a minute and 10,000. Levels (prices, sizes, counts in currency, shares or seconds)
+    let trees memorise one market's symbols; the only levels gold keeps are ``price`` and
+    ``volume`` themselves, which are not named ``f_*`` and so never reach a model.
+
     Rolling statistics describe the *previous* N trades, so a trade is measured against a
     history it is not part of (a spike does not dampen its own z-score). Where history is too
-    short a feature takes its neutral value: 0, a rank of 0.5, a mean equal to the trade's own
-    value. Divisions use ``try_divide``: flat prices give a zero std under ANSI mode.
+    short a feature takes its neutral value: 0, a rank of 0.5, a ratio of 1. Divisions use
+    ``try_divide``: flat prices give a zero std under ANSI mode.
     """
     windows = sorted({int(n) for n in gold["windows"]})
     recent = int(gold["recent_seconds"])
@@ -43,30 +50,49 @@ def trade_features(trades: DataFrame, gold: Mapping[str, Any]) -> DataFrame:
     by_symbol = trades.repartitionByRange(int(gold["partitions"]), "symbol")
     history = _history_aggregates(by_symbol, windows, recent, int(gold["cross_exchange_seconds"]))
     price, volume, t = F.col("price"), F.col("volume"), F.col("_t")
+    longest = windows[-1]
+    # The symbol's typical gap between trades: the span of its previous `longest` trades.
+    known = F.least(F.col("_position") - 2, F.lit(longest))  # gaps in that span so far
+    typical_gap = F.try_divide(F.col("_prev_t") - F.col("_span_start_t"), known)
+    gap = t - F.col("_prev_t")
 
     features: dict[str, tuple[Column, Column | float]] = {
-        "f_log_return": (F.ln(price) - F.ln(F.col("_prev_price")), 0.0),
-        "f_seconds_since_prev": ((t - F.col("_prev_t")) / _MICROS, 0.0),
+        "f_return_bps": (F.col("_return") * _BPS, 0.0),
+        "f_gap_ratio": (F.try_divide(gap, typical_gap), 1.0),
     }
     for n in windows:
         count = F.least(F.col("_position") - 1, F.lit(n))  # trades in the window so far
-        for name, column in (("price", price), ("volume", volume)):
-            mean = F.try_divide(F.col(f"_{name}_sum_{n}"), count)
-            std = _std_from_sums(F.col(f"_{name}_sum_{n}"), F.col(f"_{name}_squares_sum_{n}"),
-                                 count)
-            features[f"f_{name}_mean_{n}"] = (mean, column)
-            features[f"f_{name}_std_{n}"] = (std, 0.0)
-            features[f"f_{name}_z_{n}"] = (F.try_divide(column - mean, std), 0.0)
-            features[f"f_{name}_dev_{n}"] = (F.try_divide(column, mean) - 1, 0.0)
+        price_mean = F.try_divide(F.col(f"_price_sum_{n}"), count)
+        price_std = _std_from_sums(F.col(f"_price_sum_{n}"), F.col(f"_price_squares_sum_{n}"),
+                                   count)
+        features[f"f_price_z_{n}"] = (F.try_divide(price - price_mean, price_std), 0.0)
+        features[f"f_price_dev_bps_{n}"] = ((F.try_divide(price, price_mean) - 1) * _BPS, 0.0)
+        # A return in units of the symbol's own recent trade-to-trade moves (their RMS).
+        return_rms = F.sqrt(F.try_divide(F.col(f"_return_squares_sum_{n}"), count))
+        features[f"f_return_z_{n}"] = (F.try_divide(F.col("_return"), return_rms), 0.0)
+        log_mean = F.try_divide(F.col(f"_log_volume_sum_{n}"), count)
+        log_std = _std_from_sums(F.col(f"_log_volume_sum_{n}"),
+                                 F.col(f"_log_volume_squares_sum_{n}"), count, flat=None)
+        # The print's size relative to the symbol's typical size (geometric mean), in logs.
+        features[f"f_log_volume_rel_{n}"] = (F.ln(volume) - log_mean, 0.0)
+        features[f"f_log_volume_z_{n}"] = (F.try_divide(F.ln(volume) - log_mean, log_std), 0.0)
+        features[f"f_volume_ratio_{n}"] = (
+            F.try_divide(volume * count, F.col(f"_volume_sum_{n}")), 1.0)
         vwap = F.try_divide(F.col(f"_notional_sum_{n}"), F.col(f"_volume_sum_{n}"))
-        features[f"f_vwap_dev_{n}"] = (F.try_divide(price, vwap) - 1, 0.0)
+        features[f"f_vwap_dev_bps_{n}"] = ((F.try_divide(price, vwap) - 1) * _BPS, 0.0)
     features[f"f_size_rank_{windows[0]}"] = (_size_rank(F.col("_sizes")), 0.5)
-    features[f"f_trades_last_{recent}s"] = (F.col("_recent_count"), 0.0)
-    features[f"f_volume_last_{recent}s"] = (F.col("_recent_volume"), 0.0)
+    # Activity of the last S seconds against the symbol's typical rate: trades, and volume
+    # against typical size x typical rate.
+    expected_trades = F.try_divide(F.lit(recent * _MICROS), typical_gap)
+    features[f"f_trades_last_{recent}s_ratio"] = (
+        F.try_divide(F.col("_recent_count"), expected_trades), 1.0)
+    typical_size = F.try_divide(F.col(f"_volume_sum_{longest}"),
+                                F.least(F.col("_position") - 1, F.lit(longest)))
+    features[f"f_volume_last_{recent}s_ratio"] = (
+        F.try_divide(F.col("_recent_volume"), expected_trades * typical_size), 1.0)
     others_mean = F.try_divide(F.col("_all_sum") - F.col("_venue_sum"),
                                F.col("_all_count") - F.col("_venue_count"))
-    features["f_cross_exchange_dev"] = (F.try_divide(price, others_mean) - 1, 0.0)
-    features["f_time_of_day"] = ((t % _DAY_MICROS) / _DAY_MICROS, 0.0)
+    features["f_cross_exchange_dev_bps"] = ((F.try_divide(price, others_mean) - 1) * _BPS, 0.0)
 
     # Values first, then their finite form, so that no expression is evaluated twice.
     values = history.select(
@@ -93,16 +119,21 @@ def _history_aggregates(trades: DataFrame, windows: list[int], recent: int,
     price, volume = F.col("price"), F.col("volume")
     block = math.gcd(*windows)
     in_block = in_order.rowsBetween(-block, -1)
+    log_volume = F.ln(volume)
     sums = {"price": price, "price_squares": price * price, "volume": volume,
-            "volume_squares": volume * volume, "notional": price * volume}
+            "notional": price * volume, "log_volume": log_volume,
+            "log_volume_squares": log_volume * log_volume,
+            "return_squares": F.col("_return") * F.col("_return")}
     last_seconds = by_time.rangeBetween(-recent * _MICROS, 0)
     # Cross-venue: all venues' sum and count minus the trade's own venue's, over the span
     # before the trade, so no venue list is needed.
     span = (-cross * _MICROS, -1)
     first_pass = [
         F.row_number().over(in_order).alias("_position"),
-        F.lag(price).over(in_order).alias("_prev_price"),
         F.lag("_t").over(in_order).alias("_prev_t"),
+        # Where fewer trades came before, the span starts at the symbol's first trade.
+        F.coalesce(F.lag("_t", windows[-1] + 1).over(in_order),
+                   F.first("_t").over(in_order)).alias("_span_start_t"),
         F.collect_list(volume).over(in_order.rowsBetween(-windows[0], -1)).alias("_sizes"),
         *(F.sum(value).over(in_block).alias(f"_block_{name}") for name, value in sums.items()),
         F.count(F.lit(1)).over(last_seconds).alias("_recent_count"),
@@ -118,17 +149,25 @@ def _history_aggregates(trades: DataFrame, windows: list[int], recent: int,
         for n in windows for name in sums
     ]
     timed = trades.select(*GOLD_KEYS, F.unix_micros("event_time").alias("_t"))
-    aggregated = timed.select(*GOLD_KEYS, "_t", *first_pass)
+    # The log return from the previous trade (0 for the first): same window order, so the
+    # extra pass needs no second sort.
+    returned = timed.select(
+        *GOLD_KEYS, "_t",
+        F.coalesce(F.ln(price) - F.ln(F.lag(price).over(in_order)), F.lit(0.0)).alias("_return"))
+    aggregated = returned.select(*GOLD_KEYS, "_t", "_return", *first_pass)
     return aggregated.select("*", *window_sums)
 
 
-def _std_from_sums(total: Column, squares: Column, count: Column) -> Column:
+def _std_from_sums(total: Column, squares: Column, count: Column,
+                   flat: float | None = _FLAT) -> Column:
     """Sample standard deviation from a window's sum and sum of squares. Where all values are
     equal, rounding leaves a residue near 1e-8 of the mean (prices vary little around a large
-    mean); under 1e-6 of the mean the window counts as flat, std 0."""
+    mean); under ``flat`` times the mean the window counts as flat, std 0. Logs (``flat=None``)
+    sit near 0, so their residue is judged in absolute terms, under 1e-6."""
     variance = F.try_divide(squares - F.try_divide(total * total, count), count - 1)
     std = F.sqrt(F.greatest(variance, F.lit(0.0)))
-    return F.when(std > F.abs(F.try_divide(total, count)) * _FLAT, std).otherwise(F.lit(0.0))
+    floor = F.lit(_FLAT) if flat is None else F.abs(F.try_divide(total, count)) * flat
+    return F.when(std > floor, std).otherwise(F.lit(0.0))
 
 
 def _size_rank(sizes: Column) -> Column:

@@ -33,8 +33,13 @@ _CONTENT = ("symbol", "exchange", "event_time", "price", "volume")
 _STORED = ("struct<_record_id: string, symbol: string, exchange: string, event_time: timestamp, "
            "price: double, volume: double>")
 
-_SYMBOL = "^[A-Z0-9]{1,12}([./-][A-Z0-9]{1,12})?$"  # AAPL, BRK.B, BTC-USD, BTCUSDT
-_EXCHANGE = "^[A-Z0-9_]{1,16}$"  # MIC codes (XNAS) and venue names (BINANCE)
+# Identifiers are judged by what is truly broken, not by one market's spelling: real feeds
+# carry `BRK.B`, `BRK/B`, `ES=F`, `6758.T`, `btcusdt`, venues `NASDAQ BX`, `NYSE ARCA`, MIC
+# codes. Broken: control or invisible format characters (a tab, a zero-width space), the
+# Unicode replacement character left by a wrong decoding, or an absurd length.
+MAX_SYMBOL_LENGTH = 32
+MAX_EXCHANGE_LENGTH = 64
+_BROKEN_CHARACTER = r"[\\p{Cc}\\p{Cf}\\x{FFFD}]"  # SQL text: the regex [\p{Cc}\p{Cf}\x{FFFD}]
 _DATE_AND_TIME = "^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}"  # not a bare date or year
 
 
@@ -51,9 +56,9 @@ def silver_rules(rules: Mapping[str, Any]) -> dict[str, str]:
         RECORD_PARSED: "_raw_record IS NULL",
         "trade_id_present": _present("trade_id"),
         "symbol_present": _present("symbol"),
-        "symbol_well_formed": _well_formed("symbol", _SYMBOL),
+        "symbol_well_formed": _well_formed("symbol", MAX_SYMBOL_LENGTH),
         "exchange_present": _present("exchange"),
-        "exchange_well_formed": _well_formed("exchange", _EXCHANGE),
+        "exchange_well_formed": _well_formed("exchange", MAX_EXCHANGE_LENGTH),
         "price_positive_finite": _positive_finite("price"),
         "volume_positive_finite": _positive_finite("volume"),
         "timestamp_present": _present("timestamp"),
@@ -69,8 +74,15 @@ def _present(field: str) -> str:
     return f"coalesce(trim({field}) != '', false)"
 
 
-def _well_formed(field: str, pattern: str) -> str:
-    return f"coalesce(trim({field}) = '' OR {field} RLIKE '{pattern}', true)"
+def _well_formed(field: str, max_length: int) -> str:
+    return (f"coalesce(trim({field}) = '' OR (char_length(trim({field})) <= {max_length} "
+            f"AND NOT {field} RLIKE '{_BROKEN_CHARACTER}'), true)")
+
+
+def normalised_identifier(column: str) -> Column:
+    """The spelling silver stores: trimmed, runs of spaces made one, upper case, so that
+    `btcusdt` and `BTCUSDT`, or `NASDAQ  BX ` and `NASDAQ BX`, are one symbol or venue."""
+    return F.upper(F.regexp_replace(F.trim(F.col(column)), " {2,}", " "))
 
 
 def _positive_finite(field: str) -> str:
@@ -119,9 +131,14 @@ def flag_broken(typed: DataFrame, rules: Mapping[str, str]) -> DataFrame:
     broken = [F.when(~F.expr(condition), F.lit(name)) for name, condition in rules.items()]
     no_field = F.coalesce(*(F.col(field).cast("string") for field in TRADE_FIELDS)).isNull()
     not_an_object = F.col("_raw_record").isNotNull() & no_field
+    valid = passes_all(rules)
+    # Valid rows get their normalised identifiers here, before deduplication compares them;
+    # rejected rows keep theirs as delivered.
+    identifiers = {name: F.when(valid, normalised_identifier(name)).otherwise(F.col(name))
+                   .alias(name) for name in ("symbol", "exchange")}
     return typed.select(
-        *_TYPED_COLUMNS,
-        F.when(passes_all(rules), F.array().cast("array<string>"))  # most rows: no list to build
+        *(identifiers.get(name, name) for name in _TYPED_COLUMNS),
+        F.when(valid, F.array().cast("array<string>"))  # most rows: no list to build
         .when(not_an_object, F.array(F.lit(RECORD_PARSED)))
         .otherwise(F.filter(F.array(*broken), lambda name: name.isNotNull()))
         .alias("broken_rules"),

@@ -23,6 +23,25 @@ from financial_mlops.spark import on_databricks
 
 DECISION_TAG = "promotion_decision"
 STABILITY_METRICS = ("train_val_gap", "batch_pr_auc_spread")
+OOD_METRICS = ("ood_test_pr_auc", "rule_ood_test_pr_auc")
+# The lineage each training-labels mode produces (tournament.labels): injected labels come from
+# silver, not from an anomaly_labels table, and carry the seed that made them.
+LABEL_LINEAGE = {
+    "simulator": ["delta_version.anomaly_labels"],
+    "injected": ["delta_version.silver_trades_existing", "injection_seed"],
+}
+
+
+def required_for_mode(required: Mapping[str, list[str]], mode: str | None
+                      ) -> dict[str, list[str]]:
+    """``required`` with the label-lineage tags of the run's ``labels_mode`` (simulator when
+    the run predates modes) in place of the other modes'."""
+    other = {tag for tags in LABEL_LINEAGE.values() for tag in tags}
+    own = LABEL_LINEAGE.get(mode or "simulator", [])
+    tags = list(required.get("tags", []))
+    if any(tag in other for tag in tags):
+        tags = [tag for tag in tags if tag not in other] + own
+    return {**required, "tags": tags}
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +90,7 @@ def run_evidence(items: Mapping[str, Any], version: str, required: Mapping[str, 
     if unknown:
         raise UserError(f"deployment.required has unknown kinds {sorted(unknown)}: use params, "
                         "metrics, tags and artifacts")
+    required = required_for_mode(required, items["tags"].get("labels_mode"))
     missing = [f"{kind.removesuffix('s')} {item}" for kind, names in required.items()
                for item in names if item not in items[kind]]
     if items["tags"].get("git_sha") == UNKNOWN and "git_sha" in required.get("tags", []):
@@ -84,4 +104,4 @@ def run_evidence(items: Mapping[str, Any], version: str, required: Mapping[str, 
             logger.warning("Version %s was trained from code of unknown commit (no git "
                            "checkout, no recorded build commit)", version)
     return {"missing": missing, **{metric: items["metrics"].get(metric)
-                                   for metric in STABILITY_METRICS}}
+                                   for metric in (*STABILITY_METRICS, *OOD_METRICS)}}

@@ -6,6 +6,7 @@ should happen as plain values, this module does it in the registry and records i
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
@@ -14,6 +15,7 @@ from typing import Any
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
+from financial_mlops.errors import DatasetUserError
 from financial_mlops.lineage import git_sha
 from financial_mlops.promotion.aliases import (
     AliasState,
@@ -103,6 +105,7 @@ def carry_out(client: MlflowClient, move: Mapping[str, Any]) -> dict:
     if kind != ROLL_BACK:
         raise ValueError(f"unknown champion move '{kind}'")
     expected, target = AliasState(**move["before"]), move["target"]
+    _refuse_missing_features(client, name, target, list(move["rows"].columns))
     run_id = start_record_run(f"rollback-{name}-v{target}", {
         "action": "rollback", "model": name, "from_version": str(expected.champion),
         "to_version": target})
@@ -110,6 +113,22 @@ def carry_out(client: MlflowClient, move: Mapping[str, Any]) -> dict:
         client, name, before=expected, target=AliasState(target, expected.champion),
         action=ROLLED_BACK, run_id=run_id, rows=move["rows"], validation=move["validation"])
     return _record(client, move, change, None)
+
+
+def _refuse_missing_features(client: MlflowClient, name: str, version: str,
+                             gold_columns: list[str]) -> None:
+    """A version trained on features gold no longer has (its run's ``feature_list``) could not
+    score a single trade: refuse it in one line, before anything moves."""
+    run_id = client.get_model_version(name, version).run_id
+    if not run_id:
+        return
+    trained_on = json.loads(client.get_run(run_id).data.tags.get("feature_list", "[]"))
+    gone = [feature for feature in trained_on if feature not in gold_columns]
+    if gone:
+        raise DatasetUserError(
+            f"version {version} of {name} needs feature(s) gold no longer has "
+            f"({', '.join(gone[:5])}{', ...' if len(gone) > 5 else ''}): it was trained on an "
+            "older feature set; retrain (kedro run --pipelines retraining) instead")
 
 
 def _record(client: MlflowClient, move: Mapping[str, Any], change: dict,

@@ -100,7 +100,9 @@ def decide(challenger: Mapping[str, Any], champion: Mapping[str, Any] | None,
     """Promote the challenger only if every rule holds.
 
     ``challenger``: ``pr_auc``, ``f1``, ``precision``, ``recall`` (on the recent slice),
-    ``train_val_gap``, ``batch_pr_auc_spread`` (from its run), ``pr_auc_diff_ci_low`` (bootstrap
+    ``train_val_gap``, ``batch_pr_auc_spread``, ``ood_test_pr_auc`` and
+    ``rule_ood_test_pr_auc`` (from its run; judged when ``rules.ood.min_lift_over_rule`` is
+    set), ``pr_auc_diff_ci_low`` (bootstrap
     lower bound of challenger - champion PR-AUC; needed when ``rules.bootstrap.enabled`` and a
     champion exists), ``missing`` (required run items it lacks), ``smoke`` (see ``smoke_check``).
     ``champion``: the same slice metrics for the current champion, or None when there is none;
@@ -134,6 +136,12 @@ def decide(challenger: Mapping[str, Any], champion: Mapping[str, Any] | None,
                 stability["max_batch_pr_auc_spread"], operator.le,
                 f"<= {stability['max_batch_pr_auc_spread']}"),
     ]
+    margin = (rules.get("ood") or {}).get("min_lift_over_rule")
+    if margin is not None:  # generalisation: beat the rule on a market it never saw
+        checks.append(bounded(
+            "ood_lift_over_rule",
+            _difference(challenger.get("ood_test_pr_auc"), challenger.get("rule_ood_test_pr_auc")),
+            margin, operator.ge, f"ood_test_pr_auc - rule_ood_test_pr_auc >= {margin}"))
     checks.append(completeness_check(challenger.get("missing")))
     checks.append(smoke_check(challenger.get("smoke", {}), rules["smoke"]["max_latency_seconds"]))
     return Decision(all(check.passed for check in checks), tuple(checks))

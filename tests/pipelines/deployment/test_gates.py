@@ -152,3 +152,22 @@ def test_each_check_reports_its_value_limit_and_verdict():
         "pr_auc_improvement_ci_low = 0.004 (needs > 0.01): FAILED",
         "run_completeness: missing tag git_sha: FAILED",
     ]
+
+
+def test_out_of_distribution_gate_needs_the_configured_lift_over_the_rule():
+    rules = {"floors": {m: 0.0 for m in ("pr_auc", "f1", "precision", "recall")},
+             "stability": {"max_train_val_gap": 1.0, "max_batch_pr_auc_spread": 1.0},
+             "smoke": {"max_latency_seconds": 10.0}, "ood": {"min_lift_over_rule": 0.2}}
+    challenger = {"pr_auc": 0.9, "f1": 0.9, "precision": 0.9, "recall": 0.9,
+                  "train_val_gap": 0.0, "batch_pr_auc_spread": 0.0, "missing": [],
+                  "smoke": {"rows_scored": 3, "rows_expected": 3, "finite": True,
+                            "latency_seconds": 0.1},
+                  "ood_test_pr_auc": 0.95, "rule_ood_test_pr_auc": 0.70}
+    assert decide(challenger, None, rules).promote
+    weak = decide({**challenger, "ood_test_pr_auc": 0.85}, None, rules)
+    assert not weak.promote and weak.reasons == [
+        "ood_lift_over_rule = 0.15 (needs ood_test_pr_auc - rule_ood_test_pr_auc >= 0.2): FAILED"]
+    unmeasured = decide({**challenger, "ood_test_pr_auc": None}, None, rules)
+    assert not unmeasured.promote  # a run without the figure never passes
+    assert decide({**challenger, "ood_test_pr_auc": None}, None,
+                  {**rules, "ood": {"min_lift_over_rule": None}}).promote

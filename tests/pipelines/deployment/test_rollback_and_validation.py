@@ -126,3 +126,15 @@ def test_validation_on_demand_catches_a_hand_moved_alias_and_a_broken_way_back(
 def test_validation_without_a_champion_is_a_one_line_error(registry, scoring_slice, params):
     with pytest.raises(UserError, match="^anomaly_detector has no champion to validate"):
         validate_current_champion(scoring_slice, params["validation"])
+
+
+def test_a_rollback_to_a_version_trained_on_features_gold_no_longer_has_is_refused(
+        two_champions, scoring_slice, params):
+    """After gold's feature set changed (docs/features.md), the old version cannot score."""
+    v1, v2 = two_champions
+    without = scoring_slice.drop(columns=["f_medium"])  # v1 was trained on every f_* column
+    with pytest.raises(UserError, match=f"^version {v1} of {MODEL} needs feature\\(s\\) gold no "
+                                        "longer has \\(f_medium\\)"):
+        roll_back(without, params)
+    assert read_aliases(MlflowClient(), MODEL).as_dict() == {"champion": v2,
+                                                             "previous_champion": v1}

@@ -6,8 +6,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from delta.tables import DeltaTable
+from kedro.io import DatasetError
 from pyspark.sql import functions as F
 
+from financial_mlops.datasets.delta import ColumnsChangedError
 from financial_mlops.features import trade_features
 from financial_mlops.sources.simulator import simulate_batch
 from tests.pipelines.features.conftest import bronze_rows, trade_line
@@ -39,12 +41,36 @@ def test_flat_prices_give_finite_features_and_a_jump_still_shows(spark, features
     assert gold[features].notna().all().all()
     assert (gold[features].abs() < float("inf")).all().all()
     flat = gold[gold.trade_id == "F149"].iloc[0]
-    assert flat.f_price_std_20 == 0 and flat.f_price_z_20 == 0 and flat.f_log_return == 0
+    assert flat.f_price_z_20 == 0 and flat.f_return_bps == 0 and flat.f_log_volume_z_100 == 0
+    assert flat.f_gap_ratio == pytest.approx(1.0)  # a trade a second, as always
     jump = gold[gold.trade_id == "JUMP"].iloc[0]
-    assert jump.f_price_dev_20 == pytest.approx(0.03)
-    assert jump.f_log_return == pytest.approx(0.0295588, rel=1e-5)
+    assert jump.f_price_dev_bps_20 == pytest.approx(300.0)
+    assert jump.f_return_bps == pytest.approx(295.588, rel=1e-5)
+    assert jump.f_gap_ratio == pytest.approx(451.0)  # 14:32:29 -> 14:40:00, 451 typical gaps
     first = gold[gold.trade_id == "F000"].iloc[0]  # no history: neutral values
-    assert first.f_price_mean_20 == 100.0 and first.f_size_rank_20 == 0.5
+    assert first.f_size_rank_20 == 0.5 and first.f_volume_ratio_20 == 1.0
+    assert first.f_gap_ratio == 1.0
+
+
+def test_model_inputs_are_scale_free(spark, features_params):
+    """Multiplying one symbol's prices by 1,000 and its volumes by 100 leaves every one of its
+    f_* features unchanged, and no other symbol's (docs/features.md)."""
+    trades, _, _ = simulate_batch(3000, seed=5)
+    scaled = trades.assign(
+        price=trades.price.where(trades.symbol != "AAPL", trades.price * 1000),
+        volume=trades.volume.where(trades.symbol != "AAPL", trades.volume * 100))
+
+    def gold_of(frame):
+        lines = frame.to_json(orient="records", lines=True).splitlines()
+        gold = trade_features(_silver_like(spark, lines), features_params["gold"]).toPandas()
+        return gold.sort_values("trade_id", ignore_index=True)
+
+    before, after = gold_of(trades), gold_of(scaled)
+    features = _features(before)
+    assert not [f for f in features if "mean" in f or "std" in f or f.endswith("_last_5s")]
+    assert (before.symbol == "AAPL").sum() > 200
+    pd.testing.assert_frame_equal(before[features], after[features], rtol=1e-6, atol=1e-7)
+    assert not before.f_price_z_20.eq(0).all() and not before.f_log_volume_z_100.eq(0).all()
 
 
 def test_size_rank_is_the_mid_rank_among_the_previous_trades_ties_counting_half(
@@ -116,3 +142,25 @@ def test_gold_built_batch_by_batch_equals_gold_built_in_one_go(
     project.run("features", params=params)
     assert {t: _version(spark, project, t) for t in (SILVER, QUARANTINE, GOLD)} == versions
     assert project.path(WATERMARK).read_text() == watermark
+
+
+def test_a_changed_feature_set_is_refused_until_gold_is_rebuilt(
+        project, spark, read_delta, features_params):
+    """Gold written with an older feature set is not MERGEd into with a one-line error naming
+    `rebuild_gold`, which replaces gold from silver; incremental runs then go on."""
+    trades, _, state = simulate_batch(600, seed=3)
+    _append_bronze(spark, project, trades, 0)
+    project.run("features")
+    changed = {"features": {"gold": {"windows": [20, 60]}}}
+    more, _, _ = simulate_batch(200, seed=3, state=state)
+    _append_bronze(spark, project, more, 1)
+    with pytest.raises(DatasetError, match="rebuild_gold") as error:
+        project.run("features", params=changed)
+    assert isinstance(error.value.__cause__, ColumnsChangedError)  # the CLI prints one line
+    assert "\n" not in str(error.value) and "f_price_z_60" in str(error.value)
+
+    project.run("rebuild_gold", params=changed)
+    project.run("features", params=changed)
+    gold = read_delta(project.path(GOLD))
+    assert "f_price_z_60" in gold.columns and "f_price_z_100" not in gold.columns
+    assert gold.count() == read_delta(project.path(SILVER)).count() == 800

@@ -9,6 +9,7 @@ import pytest
 
 from financial_mlops.features.silver import SILVER_COLUMNS
 from financial_mlops.pipelines.features.nodes import split_silver
+from tests.pipelines.features import real_identifiers
 from tests.pipelines.features.conftest import bronze_rows, silver_schema, trade_line
 
 T0 = "2026-01-05T14:30:0"  # + one digit and "Z": trades a second apart
@@ -24,10 +25,13 @@ BAD = {
     "symbol=EMPTYID": (trade_line("", symbol="EMPTYID"), {"trade_id_present"}),
     "S1": (trade_line("S1", symbol=None), {"symbol_present"}),
     "S2": (trade_line("S2", symbol="  "), {"symbol_present"}),
-    "S3": (trade_line("S3", symbol="aapl"), {"symbol_well_formed"}),
-    "S4": (trade_line("S4", symbol="ÄPFEL€"), {"symbol_well_formed"}),
+    "S3": (trade_line("S3", symbol="AA\tPL"), {"symbol_well_formed"}),       # control character
+    "S4": (trade_line("S4", symbol="AA\u200bPL"), {"symbol_well_formed"}),   # zero-width space
+    "S5": (trade_line("S5", symbol="X" * 33), {"symbol_well_formed"}),        # absurd length
+    "S6": (trade_line("S6", symbol="AAPL\ufffd"), {"symbol_well_formed"}),   # mis-decoded text
     "E1": (trade_line("E1", exchange=None), {"exchange_present"}),
     "E2": (trade_line("E2", exchange="X" * 500), {"exchange_well_formed"}),
+    "E3": (trade_line("E3", exchange="NASDAQ\nBX"), {"exchange_well_formed"}),
     "PZ": (trade_line("PZ", price=0), {"price_positive_finite"}),
     "PN": (trade_line("PN", price=-5.5), {"price_positive_finite"}),
     "PNAN": (trade_line("PNAN", price="NaN"), {"price_positive_finite"}),
@@ -144,3 +148,20 @@ def test_reprocessing_a_batch_after_a_crash_adds_nothing(spark, features_params,
     again = {r._record_id for r in quarantine.collect()}
     assert again == {r._record_id for r in first_quarantine.collect()}
     assert len(again) == first_quarantine.count()
+
+
+def test_real_symbol_and_venue_spellings_pass_silver_normalised(spark, features_params):
+    """Every spelling of the corpus lands in silver, trimmed and upper-cased (docs/features.md);
+    bronze is exactly silver plus quarantine."""
+    symbols, venues = real_identifiers.SYMBOLS, real_identifiers.EXCHANGES
+    lines = [trade_line(f"RS{i}", symbol=raw) for i, raw in enumerate(symbols)]
+    lines += [trade_line(f"RV{i}", exchange=raw) for i, raw in enumerate(venues)]
+    lines.append(trade_line("BAD", exchange="NASDAQ\tBX"))
+    bronze = bronze_rows(spark, lines, "file:/landing/real.json", "2026-01-06 09:00:00")
+    silver, quarantine, _ = split_silver(bronze, spark.createDataFrame([], silver_schema()), {},
+                                         features_params)
+    rows = {r.trade_id: r for r in silver.collect()}
+    assert [r.trade_id for r in quarantine.collect()] == ["BAD"]
+    assert len(rows) + 1 == bronze.count()
+    assert [rows[f"RS{i}"].symbol for i in range(len(symbols))] == list(symbols.values())
+    assert [rows[f"RV{i}"].exchange for i in range(len(venues))] == list(venues.values())

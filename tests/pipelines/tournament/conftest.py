@@ -40,7 +40,7 @@ def synthetic_gold(n: int = 3000, anomaly_rate: float = 0.05, seed: int = 0
         "price": 100 + price_z,
         "volume": 100 + 10 * np.abs(volume_z),
         "f_price_z_20": price_z,
-        "f_volume_z_20": volume_z,
+        "f_log_volume_z_20": volume_z,
         "f_venue_gap": venue_gap,
         "f_noise": noise,
     })
@@ -52,6 +52,8 @@ def synthetic_gold(n: int = 3000, anomaly_rate: float = 0.05, seed: int = 0
 def tiny_budget(trials: int = 3) -> dict:
     """The default tournament parameters with a few trials per candidate and small slices."""
     params = copy.deepcopy(PARAMS)
+    # The synthetic gold's features are not gold's: no out-of-distribution market to score.
+    params["ood"] = {**params["ood"], "trades": 0}
     params.update(registered_model_name="anomaly_detector", min_positives=5, threads=1,
                   stability_batches=3, pruner={"n_startup_trials": 2, "n_warmup_steps": 5})
     for settings in params["candidates"].values():

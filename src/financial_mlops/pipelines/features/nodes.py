@@ -95,6 +95,13 @@ def build_gold(
     return _in_time_order(gold).localCheckpoint(), next_watermark
 
 
+def rebuild_gold(silver: DataFrame, features: dict[str, Any]) -> DataFrame:
+    """Every gold row recomputed from all of silver, to replace gold after its feature set
+    changed. The watermark stays: it marks the bronze rows already in silver, and gold then
+    covers all of silver again."""
+    return _in_time_order(trade_features(silver, features["gold"]))
+
+
 def _in_time_order(rows: DataFrame) -> DataFrame:
     """Rows in event-time order within each partition, so that each file written (at most
     ``maxRecordsPerFile`` rows) covers a stretch of time and a MERGE of recent rows

@@ -17,19 +17,23 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 from threadpoolctl import threadpool_limits
 
 from financial_mlops.errors import UserError
+from financial_mlops.features import trade_features
 from financial_mlops.lineage import delta_version_tags, git_sha
 from financial_mlops.modeling.candidates import (
     BASELINE_KIND,
     FITTERS,
+    MaxAbsZScore,
     Slice,
     Splits,
     anomaly_scores,
     matching_columns,
 )
 from financial_mlops.modeling.charts import leaderboard_figure, pr_curves_figure
+from financial_mlops.modeling.injected import TRADE_COLUMNS, inject_anomalies
 from financial_mlops.modeling.metrics import (
     batch_pr_auc_spread,
     best_f1_threshold,
@@ -39,11 +43,48 @@ from financial_mlops.modeling.metrics import (
 from financial_mlops.modeling.pyfunc import AnomalyDetector, log_detector
 from financial_mlops.modeling.tuning import study_summary, tune
 from financial_mlops.profile import SEGMENT_COLUMNS, build_reference_profile
+from financial_mlops.sources.simulator.other_market import other_market
 
 log = logging.getLogger(__name__)
 
 SLICES = ("train", "validation", "test")
 FEATURE_PREFIX = "f_"
+# Where the training labels come from (tournament.labels; docs/tournament.md).
+LABEL_MODES = ("simulator", "injected")
+LABELS_MODE_TAG = "labels_mode"
+
+
+def labels_mode(tournament: dict) -> str:
+    mode = tournament.get("labels", "simulator")
+    if mode not in LABEL_MODES:
+        raise UserError(f"tournament.labels is '{mode}': use one of {', '.join(LABEL_MODES)}")
+    return mode
+
+
+def labelled_trades(gold: DataFrame, labels: DataFrame, silver: DataFrame, tournament: dict,
+                    features: dict) -> tuple[DataFrame, DataFrame]:
+    """The gold rows and labels the tournament learns from.
+
+    ``simulator``: gold and the source's ``anomaly_labels``. ``injected``: the newest
+    ``injected.max_trades`` silver trades with labelled anomalies injected into a copy in
+    memory (``modeling.injected``), their features computed by gold's own function; nothing of
+    it is written to any table.
+    """
+    if labels_mode(tournament) == "simulator":
+        return gold, labels
+    settings = tournament["injected"]
+    newest = silver.orderBy(F.desc("event_time")).limit(int(settings["max_trades"]))
+    trades = newest.select(*TRADE_COLUMNS).toPandas()
+    injected, injected_labels = inject_anomalies(trades, rate=float(settings["rate"]),
+                                                 seed=int(settings["seed"]),
+                                                 mix=settings.get("anomaly_mix"))
+    spark = silver.sparkSession
+    rows = spark.createDataFrame(injected, silver.select(*TRADE_COLUMNS).schema)
+    log.info("Injected %d labelled anomalies into a copy of %d silver trades",
+             int(injected_labels["is_anomaly"].sum()), len(trades))
+    return (trade_features(rows, features["gold"]),
+            spark.createDataFrame(injected_labels, "trade_id string, is_anomaly int, "
+                                                   "anomaly_type string"))
 
 
 @dataclass
@@ -94,6 +135,46 @@ def _feature_columns(gold: DataFrame, tournament: dict) -> list[str]:
         raise UserError(f"gold_trade_features lacks the feature column(s) {', '.join(missing)} "
                         "named in parameters_tournament.yml")
     return features + [c for c in matching_columns(available, patterns) if c not in features]
+
+
+def ood_market(gold: DataFrame, tournament: dict, features: dict) -> pd.DataFrame:
+    """A market no candidate saw, with labelled injected anomalies: ``other_market`` (other
+    symbols, price levels, ticks, venues, activity, regimes) through gold's own features.
+    Empty when ``tournament.ood.trades`` is 0 (no out-of-distribution scoring)."""
+    settings = tournament.get("ood") or {}
+    if not int(settings.get("trades", 0)):
+        return pd.DataFrame()
+    market = other_market(int(settings["trades"]), seed=int(settings["seed"]))
+    rows, labels = inject_anomalies(market, rate=float(settings["rate"]),
+                                    seed=int(settings["injection_seed"]))
+    spark = gold.sparkSession
+    frame = trade_features(spark.createDataFrame(rows), features["gold"]).toPandas()
+    return frame.merge(labels[["trade_id", "is_anomaly"]], on="trade_id")
+
+
+def _ood_metrics(detector: AnomalyDetector, ood: pd.DataFrame | None) -> dict[str, float]:
+    if ood is None or ood.empty:
+        return {}
+    scores = detector.predict(None, ood)["score"].to_numpy()
+    return {"ood_test_pr_auc": pr_auc(ood["is_anomaly"].to_numpy(), scores)}
+
+
+def _rule_ood_metrics(ood: pd.DataFrame | None, features: list[str], tournament: dict
+                      ) -> dict[str, float]:
+    """The rule baseline's PR-AUC on the same market (it has nothing to tune), logged on every
+    candidate's run so that a gate reads both figures from the challenger's run."""
+    if ood is None or ood.empty:
+        return {}
+    missing = [f for f in features if f not in ood.columns]
+    if missing:
+        raise UserError(f"the out-of-distribution market has no {', '.join(missing)}: "
+                        "tournament.features must be gold features (or set tournament.ood.trades "
+                        "to 0)")
+    columns = next(s for s in _candidates(tournament).values()
+                   if s["kind"] == BASELINE_KIND)["fixed"]["columns"]
+    rule = MaxAbsZScore(columns).fit(ood[features])
+    return {"rule_ood_test_pr_auc": pr_auc(ood["is_anomaly"].to_numpy(),
+                                           -rule.score_samples(ood[features]))}
 
 
 def _split_by_time(event_time: pd.Series, validation: float, test: float) -> np.ndarray:
@@ -161,10 +242,17 @@ def slices_of(frame: pd.DataFrame, features: list[str]) -> Splits:
                     for part in parts.values()))
 
 
-def _lineage_tags(frame: pd.DataFrame, features: list[str]) -> dict[str, str]:
-    """What every candidate run is traceable by: code, tables, features, data window."""
+def _lineage_tags(frame: pd.DataFrame, features: list[str], tournament: dict
+                  ) -> dict[str, str]:
+    """What every candidate run is traceable by: code, tables, features, data window, and
+    where its labels came from (deployment judges it on rows of that kind)."""
     starts = frame.groupby("split", sort=False)["event_time"].min()
+    mode = labels_mode(tournament)
+    injected = tournament["injected"] if mode == "injected" else {}
     return {
+        LABELS_MODE_TAG: mode,
+        **({"injection_seed": str(injected["seed"]), "injection_rate": str(injected["rate"])}
+           if injected else {}),
         "git_sha": git_sha(),
         "feature_list": json.dumps(features),
         "data_window": f"{frame['event_time'].min().isoformat()}/"
@@ -199,11 +287,13 @@ def _evaluate(model: Any, features: list[str], splits: Splits, batches: int
     return detector, metrics, test_scores
 
 
-def run_tournament(frame: pd.DataFrame, features: list[str], tournament: dict
-                   ) -> list[CandidateResult]:
-    """Tune, fit and evaluate every enabled candidate, each in its own nested MLflow run."""
+def run_tournament(frame: pd.DataFrame, features: list[str], tournament: dict,
+                   ood: pd.DataFrame | None = None) -> list[CandidateResult]:
+    """Tune, fit and evaluate every enabled candidate, each in its own nested MLflow run;
+    with ``ood``, also on that market it never saw."""
+    rule_ood = _rule_ood_metrics(ood, features, tournament)  # checks the market first
     splits = slices_of(frame, features)
-    tags = _lineage_tags(frame, features)
+    tags = _lineage_tags(frame, features, tournament)
     seed = int(tournament["seed"])
     results = []
     for name, settings in _candidates(tournament).items():
@@ -216,7 +306,8 @@ def run_tournament(frame: pd.DataFrame, features: list[str], tournament: dict
                                                        int(tournament["stability_batches"]))
             study_metrics, trials = study_summary(tuned.study)
             metrics.update(study_metrics, fit_seconds=tuned.fit_seconds,
-                           tuning_seconds=tuning_seconds)
+                           tuning_seconds=tuning_seconds, **_ood_metrics(detector, ood),
+                           **rule_ood)
             mlflow.log_params({**tuned.params, "candidate": name})
             mlflow.log_metrics(metrics)
             mlflow.set_tags({**tags, "candidate": name, "kind": settings["kind"],
@@ -242,7 +333,7 @@ def _baseline(results: list[CandidateResult]) -> CandidateResult:
 LEADERBOARD_METRICS = (
     "val_pr_auc", "test_pr_auc", "test_f1", "test_precision", "test_recall", "test_roc_auc",
     "train_val_gap", "batch_pr_auc_spread", "fit_seconds", "tuning_seconds",
-    "scoring_rows_per_second", "study_trials", "study_trials_pruned",
+    "scoring_rows_per_second", "study_trials", "study_trials_pruned", "ood_test_pr_auc",
 )
 
 
@@ -251,8 +342,10 @@ def build_leaderboard(results: list[CandidateResult]) -> pd.DataFrame:
     baseline = _baseline(results).metrics["test_pr_auc"]
     return pd.DataFrame([
         {"rank": rank, "candidate": r.name, "kind": r.kind,
-         **{m: r.metrics[m] for m in LEADERBOARD_METRICS},
+         **{m: r.metrics.get(m, np.nan) for m in LEADERBOARD_METRICS},
          "test_pr_auc_lift_over_baseline": r.metrics["test_pr_auc"] - baseline,
+         "ood_test_pr_auc_lift_over_rule": (r.metrics.get("ood_test_pr_auc", np.nan)
+                                            - r.metrics.get("rule_ood_test_pr_auc", np.nan)),
          "threshold": r.detector.threshold, "run_id": r.run_id}
         for rank, r in enumerate(_ranked(results), start=1)
     ])
@@ -284,8 +377,12 @@ def register_winner(results: list[CandidateResult], frame: pd.DataFrame, tournam
     name = tournament["registered_model_name"]
     version = mlflow.register_model(model_info.model_uri, name)
     mlflow.log_metrics({"test_pr_auc": winner.metrics["test_pr_auc"],
-                        "baseline_test_pr_auc": baseline.metrics["test_pr_auc"]})
-    mlflow.set_tags({"winner": winner.name, "registered_model_version": version.version})
+                        "baseline_test_pr_auc": baseline.metrics["test_pr_auc"],
+                        **{m: winner.metrics[m] for m in ("ood_test_pr_auc",
+                                                           "rule_ood_test_pr_auc")
+                           if m in winner.metrics}})
+    mlflow.set_tags({"winner": winner.name, "registered_model_version": version.version,
+                     LABELS_MODE_TAG: labels_mode(tournament)})
     log.info("Winner %s registered as %s version %s", winner.name, name, version.version)
     return {
         "registered_model_name": name,

@@ -2,6 +2,8 @@ from kedro.pipeline import Pipeline, node
 
 from financial_mlops.pipelines.tournament.nodes import (
     build_leaderboard,
+    labelled_trades,
+    ood_market,
     plot_leaderboard,
     plot_pr_curves,
     prepare_tournament_data,
@@ -14,14 +16,28 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             node(
+                labelled_trades,
+                inputs=["gold_trade_features", "anomaly_labels", "silver_trades_existing",
+                        "params:tournament", "params:features"],
+                outputs=["tournament_gold", "tournament_labels"],
+                name="labelled_trades",
+            ),
+            node(
                 prepare_tournament_data,
-                inputs=["gold_trade_features", "anomaly_labels", "params:tournament"],
+                inputs=["tournament_gold", "tournament_labels", "params:tournament"],
                 outputs=["tournament_data", "tournament_features"],
                 name="prepare_tournament_data",
             ),
             node(
+                ood_market,
+                inputs=["tournament_gold", "params:tournament", "params:features"],
+                outputs="tournament_ood",
+                name="build_ood_market",
+            ),
+            node(
                 run_tournament,
-                inputs=["tournament_data", "tournament_features", "params:tournament"],
+                inputs=["tournament_data", "tournament_features", "params:tournament",
+                        "tournament_ood"],
                 outputs="tournament_candidates",
                 name="run_tournament",
             ),

@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from .market import draw_sizes, round_lots, tick_round
-from .universe import TICK, draw_venues
+from .universe import draw_venues
 
 ANOMALY_KINDS = ("price_spike", "volume_burst", "wash_trade", "off_market_print", "ramp_and_dump")
 # Prints per event of each kind (inclusive range), in ANOMALY_KINDS order.
@@ -34,6 +34,7 @@ class Anchors:
     price: np.ndarray  # the anchor's printed price
     sigma: np.ndarray  # the symbol's trade-to-trade log-return sd
     typical_size: np.ndarray  # the symbol's typical print size in the current regime
+    tick: np.ndarray  # the symbol's price increment
 
     def take(self, index: np.ndarray) -> "Anchors":
         return Anchors(*(getattr(self, f.name)[index] for f in fields(self)))
@@ -61,19 +62,28 @@ def plan_events(
     return kinds[keep], lengths[keep]
 
 
-def inject(anchors: Anchors, kinds: np.ndarray, lengths: np.ndarray, rng: np.random.Generator):
-    """All anomalous prints of the planned events as (symbol, ts_ms, venue, price, volume, kind)."""
+def inject(anchors: Anchors, kinds: np.ndarray, lengths: np.ndarray, rng: np.random.Generator,
+           *, draw_venue=draw_venues, round_price=tick_round):
+    """All anomalous prints of the planned events as (symbol, ts_ms, venue, price, volume, kind).
+
+    ``draw_venue(symbols, rng)`` picks the venues of a volume burst and ``round_price`` puts
+    prices on the tick grid: the simulator's own by default; a user's market brings its own
+    (``financial_mlops.modeling.injected``).
+    """
     parts = []
     for kind, make in enumerate(_MAKERS):
         events = np.flatnonzero(kinds == kind)
-        prints = make(anchors.take(events), lengths[events], rng)
+        if make is _volume_burst:
+            prints = make(anchors.take(events), lengths[events], rng, draw_venue)
+        else:
+            prints = make(anchors.take(events), lengths[events], rng)
         parts.append((events[prints.event], prints, np.full(len(prints.event), kind)))
     event = np.concatenate([p[0] for p in parts])
     return (
         anchors.symbol[event],
         anchors.ts_ms[event] + np.concatenate([p[1].offset_ms for p in parts]),
         np.concatenate([p[1].venue for p in parts]),
-        tick_round(np.concatenate([p[1].price for p in parts])),
+        round_price(np.concatenate([p[1].price for p in parts])),
         np.concatenate([p[1].volume for p in parts]),
         np.concatenate([p[2] for p in parts]),
     )
@@ -89,7 +99,7 @@ def _expand(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _log_move(a: Anchors, low: float, high: float, min_ticks: int, rng) -> np.ndarray:
     """A log-price move of low..high units (see MIN_MOVE_UNIT), never under min_ticks ticks."""
     moves = rng.uniform(low, high, len(a.mid)) * np.maximum(a.sigma, MIN_MOVE_UNIT)
-    return np.maximum(moves, min_ticks * TICK / a.mid)
+    return np.maximum(moves, min_ticks * a.tick / a.mid)
 
 
 def _random_sign(n: int, rng) -> np.ndarray:
@@ -140,13 +150,13 @@ def _wash_trade(a: Anchors, lengths, rng) -> Prints:
     return Prints(event, offset, a.price[event], size[event], a.venue[event])
 
 
-def _volume_burst(a: Anchors, lengths, rng) -> Prints:
+def _volume_burst(a: Anchors, lengths, rng, draw_venue=draw_venues) -> Prints:
     """Several block-sized prints of one symbol across venues within one second."""
     event, _ = _expand(lengths)
     offset = np.sort(event * 1000 + rng.integers(0, 1000, len(event))) - event * 1000
     price = a.mid[event] * np.exp(a.sigma[event] * rng.standard_normal(len(event)))
     size = round_lots(a.typical_size[event] * rng.uniform(15, 50, len(event)), rng)
-    return Prints(event, offset, price, size, draw_venues(a.symbol[event], rng))
+    return Prints(event, offset, price, size, draw_venue(a.symbol[event], rng))
 
 
 def _ramp_and_dump(a: Anchors, lengths, rng) -> Prints:

@@ -8,7 +8,7 @@ from .anomalies import ANOMALY_KINDS, MAX_EVENT_SPAN_MS, Anchors, inject, plan_e
 from .clock import arrival_times_ms, session_position
 from .market import draw_sizes, per_trade_sigma, trade_to_trade_sigma, venue_prints, walk_mids
 from .state import Market, fresh_market, iso_ms, market_from_state, state_of
-from .universe import ACTIVITY, EXCHANGES, MEDIAN_SIZE, SYMBOLS, draw_venues
+from .universe import ACTIVITY, EXCHANGES, MEDIAN_SIZE, SYMBOLS, TICK, draw_venues
 
 _KIND_NAMES = np.array([*ANOMALY_KINDS, None], dtype=object)  # kind -1 (normal) maps to None
 
@@ -59,6 +59,7 @@ def simulate_batch(
         price=price[at],
         sigma=trade_to_trade_sigma(sigma[symbol[at]], mid),
         typical_size=typical_size[symbol[at]],
+        tick=np.full(len(at), TICK),
     )
     anomalous = inject(anchors, kinds, lengths, rng)
     normal = (symbol, ts_ms, venue, price, volume, np.full(n_normal, -1))
