@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kedro.io import AbstractDataset
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from financial_mlops.sources.files import LandingChunk
@@ -83,3 +83,38 @@ def read_landing(spark: SparkSession, path: str, load_args: dict[str, Any]) -> D
         reader = reader.format(fmt)
     stream = reader.options(**options).load(path)
     return stream.select("value", F.col("_metadata.file_path").alias("_source_file"))
+
+
+_COMPRESSED = ("", ".gz", ".bz2", ".zst")  # Hadoop's codecs, chosen by suffix, locally and there
+LINE_FILES = "*.{" + ",".join(f"{s}{c}" for s in ("jsonl", "ndjson") for c in _COMPRESSED) + "}"
+DOCUMENT_FILES = "*.{" + ",".join(f"json{c}" for c in _COMPRESSED) + "}"
+
+
+def read_landing_exports(spark: SparkSession, path: str, source: str = "text") -> DataFrame:
+    """``read_landing`` for a landing folder that also receives exports dropped there directly
+    (the declarative pipeline's bronze): a stream of one record (``value``) per row, with
+    ``_source_file``, from JSON lines (``.jsonl``/``.ndjson``, read line by line) and ``.json``
+    files (a JSON array, one object, or JSON lines: each file read whole and split by
+    ``json_records``), each maybe gzip/bz2/zstd-compressed. ``source``: ``text`` (Spark's file
+    source) or ``cloudFiles`` (Auto Loader, with the same options)."""
+    lines = read_landing(spark, path, {"format": source, "pathGlobFilter": LINE_FILES})
+    documents = read_landing(spark, path, {"format": source, "pathGlobFilter": DOCUMENT_FILES,
+                                           "wholetext": "true"})
+    records = documents.select(F.explode(json_records(F.col("value"))).alias("value"),
+                               "_source_file")
+    return lines.unionByName(records)
+
+
+def json_records(text: Column) -> Column:
+    """The records of one JSON file's text, each as its JSON text: the elements of an array,
+    the one (maybe multi-line) object, or else the non-blank lines (JSON lines, and the lines
+    of a broken document, which bronze keeps raw and silver quarantines)."""
+    text = F.regexp_replace(text, "^\ufeff", "")
+    lines = F.filter(F.split(text, "\r\n|\r|\n"), lambda line: F.trim(line) != "")
+    elements = F.from_json(text, "array<string>")
+    whole_object = (text.rlike(r"^\s*\{")
+                    & F.from_json(F.element_at(lines, 1), "map<string,string>").isNull()
+                    & F.from_json(text, "map<string,string>").isNotNull())
+    return (F.when(text.rlike(r"^\s*\[") & elements.isNotNull(), elements)
+            .when(whole_object, F.array(F.trim(text)))
+            .otherwise(lines))
