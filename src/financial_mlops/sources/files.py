@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from itertools import islice
+from itertools import count, islice
 from pathlib import Path
 from typing import IO, Any
 
@@ -114,7 +114,7 @@ def _chunks(files: list[tuple[Path, str, str]], chunk_rows: int) -> Iterator[Lan
         identity = hashlib.sha256(f"{path.name}\0{fingerprint}\0{chunk_rows}".encode())
         stem = re.sub(r"[^A-Za-z0-9-]+", "_", path.name)[:48]
         records = iter_records(path, fmt)
-        for number in range(1_000_000_000):
+        for number in count():
             lines = list(islice(records, chunk_rows))
             if not lines:
                 break
