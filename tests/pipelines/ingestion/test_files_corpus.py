@@ -12,6 +12,7 @@ import logging
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 import zstandard
 
 from financial_mlops.sources.files import read_new_files
@@ -71,6 +72,7 @@ def build_corpus(folder) -> tuple[set[str], dict[str, set[str]]]:
     return ids, broken
 
 
+@pytest.mark.slow
 def test_a_folder_of_everyday_exports_ingests_every_trade_once(project, read_delta, caplog):
     source = project.path("drop")
     ids, broken = build_corpus(source)

@@ -23,6 +23,7 @@ def _landed(folder) -> list[str]:
     return sorted(p.name for p in folder.glob("file-*.json")) if folder.is_dir() else []
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_kill_9_mid_file_then_rerun_lands_every_line_once(project, read_delta):
     source = project.path("drop")
