@@ -6,19 +6,22 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from kedro.io import AbstractDataset
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from financial_mlops.sources.files import LandingChunk
 from financial_mlops.spark import get_spark
 
 
 class LandingZoneDataset(AbstractDataset[list[str], DataFrame]):
-    """Save: a list of raw JSON text lines, written atomically as one new file in ``path``.
+    """Save: a list of raw JSON text lines, written atomically as one new file in ``path``, or
+    an iterable of ``LandingChunk``s, each written atomically under its own name.
     Load: a streaming DataFrame of every line of every file, as ``value`` and ``_source_file``.
 
     ``load_args.format``: ``text`` (local, open-source Spark) or ``cloudFiles`` (Auto Loader).
@@ -38,23 +41,33 @@ class LandingZoneDataset(AbstractDataset[list[str], DataFrame]):
     def _describe(self) -> dict[str, Any]:
         return {"path": self._path, "load_args": self._load_args}
 
-    def _save(self, lines: list[str]) -> None:
-        if not lines:
+    def _save(self, lines: list[str] | Iterable[LandingChunk]) -> None:
+        """A list of lines lands as one new file; chunks (the ``files`` source) land one by one
+        under their own names, so a re-fetched chunk replaces its earlier copy."""
+        if isinstance(lines, list):
+            if lines:
+                stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+                _write_atomically(Path(self._path), f"trades-{stamp}-{uuid.uuid4().hex[:8]}.json",
+                                  lines)
             return
-        folder = Path(self._path)
-        folder.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        final = folder / f"trades-{stamp}-{uuid.uuid4().hex[:8]}.json"
-        # Spark's file source skips names starting with '.', so a half-written file is never read.
-        partial = folder / f".{final.name}.partial"
-        with partial.open("w", encoding="utf-8", newline="\n") as handle:
-            for line in lines:
-                handle.write(line.replace("\n", " ").replace("\r", " "))
-                handle.write("\n")
-        os.replace(partial, final)
+        for chunk in lines:
+            _write_atomically(Path(self._path), chunk.name, chunk.lines)
 
     def _load(self) -> DataFrame:
         return read_landing(get_spark(), self._path, self._load_args)
+
+
+def _write_atomically(folder: Path, name: str, lines: Iterable[str]) -> None:
+    """One line per record (line breaks inside a record become spaces), written under a hidden
+    name and renamed: Spark's file source and Auto Loader skip names starting with '.', so a
+    half-written file is never read, and a crash leaves nothing readable behind."""
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f".{name}.partial"
+    with partial.open("w", encoding="utf-8", newline="\n") as handle:
+        for line in lines:
+            handle.write(line.replace("\n", " ").replace("\r", " "))
+            handle.write("\n")
+    os.replace(partial, folder / name)
 
 
 def read_landing(spark: SparkSession, path: str, load_args: dict[str, Any]) -> DataFrame:
@@ -70,3 +83,38 @@ def read_landing(spark: SparkSession, path: str, load_args: dict[str, Any]) -> D
         reader = reader.format(fmt)
     stream = reader.options(**options).load(path)
     return stream.select("value", F.col("_metadata.file_path").alias("_source_file"))
+
+
+_COMPRESSED = ("", ".gz", ".bz2", ".zst")  # Hadoop's codecs, chosen by suffix, locally and there
+LINE_FILES = "*.{" + ",".join(f"{s}{c}" for s in ("jsonl", "ndjson") for c in _COMPRESSED) + "}"
+DOCUMENT_FILES = "*.{" + ",".join(f"json{c}" for c in _COMPRESSED) + "}"
+
+
+def read_landing_exports(spark: SparkSession, path: str, source: str = "text") -> DataFrame:
+    """``read_landing`` for a landing folder that also receives exports dropped there directly
+    (the declarative pipeline's bronze): a stream of one record (``value``) per row, with
+    ``_source_file``, from JSON lines (``.jsonl``/``.ndjson``, read line by line) and ``.json``
+    files (a JSON array, one object, or JSON lines: each file read whole and split by
+    ``json_records``), each maybe gzip/bz2/zstd-compressed. ``source``: ``text`` (Spark's file
+    source) or ``cloudFiles`` (Auto Loader, with the same options)."""
+    lines = read_landing(spark, path, {"format": source, "pathGlobFilter": LINE_FILES})
+    documents = read_landing(spark, path, {"format": source, "pathGlobFilter": DOCUMENT_FILES,
+                                           "wholetext": "true"})
+    records = documents.select(F.explode(json_records(F.col("value"))).alias("value"),
+                               "_source_file")
+    return lines.unionByName(records)
+
+
+def json_records(text: Column) -> Column:
+    """The records of one JSON file's text, each as its JSON text: the elements of an array,
+    the one (maybe multi-line) object, or else the non-blank lines (JSON lines, and the lines
+    of a broken document, which bronze keeps raw and silver quarantines)."""
+    text = F.regexp_replace(text, "^\ufeff", "")
+    lines = F.filter(F.split(text, "\r\n|\r|\n"), lambda line: F.trim(line) != "")
+    elements = F.from_json(text, "array<string>")
+    whole_object = (text.rlike(r"^\s*\{")
+                    & F.from_json(F.element_at(lines, 1), "map<string,string>").isNull()
+                    & F.from_json(text, "map<string,string>").isNotNull())
+    return (F.when(text.rlike(r"^\s*\[") & elements.isNotNull(), elements)
+            .when(whole_object, F.array(F.trim(text)))
+            .otherwise(lines))

@@ -4,7 +4,8 @@
 Databricks pipeline there), never imported.
 
 Pipeline configuration:
-  ``financial_mlops.landing_path``   the landing folder of JSON-lines trade files
+  ``financial_mlops.landing_path``   the landing folder: JSON lines, JSON arrays or objects,
+                                     maybe .gz/.bz2/.zst (see ``read_landing_exports``)
   ``financial_mlops.bronze_source``  ``text`` (a plain file stream) or ``cloudFiles`` (Auto Loader)
   ``financial_mlops.conf_source``    the project's ``conf`` folder (default: the one beside ``src``)
   ``financial_mlops.env``            the conf env whose ``parameters_features.yml`` apply (``base``)
@@ -25,7 +26,7 @@ from pyspark.sql import SparkSession
 import financial_mlops
 from financial_mlops.conf_resolvers import RESOLVERS
 from financial_mlops.datasets.delta import table_properties
-from financial_mlops.datasets.landing import read_landing
+from financial_mlops.datasets.landing import read_landing_exports
 from financial_mlops.features import (
     passes_all,
     silver_rules,
@@ -70,7 +71,7 @@ def _drop_rows_breaking_rules(define):
 def bronze_trades():
     source = spark.conf.get("financial_mlops.bronze_source", "text")
     landing = spark.conf.get("financial_mlops.landing_path")
-    return parse_landing_lines(read_landing(spark, landing, {"format": source}))
+    return parse_landing_lines(read_landing_exports(spark, landing, source))
 
 
 # Downstream flows read pipeline tables through pass-through views: with a transformation

@@ -9,6 +9,7 @@ quarantined as ``duplicate_identical`` or ``duplicate_conflicting`` (see docs/fe
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from pyspark.sql import Column, DataFrame, Window
@@ -41,6 +42,22 @@ MAX_SYMBOL_LENGTH = 32
 MAX_EXCHANGE_LENGTH = 64
 _BROKEN_CHARACTER = r"[\\p{Cc}\\p{Cf}\\x{FFFD}]"  # SQL text: the regex [\p{Cc}\p{Cf}\x{FFFD}]
 _DATE_AND_TIME = "^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}"  # not a bare date or year
+# A date and time without an offset (or zone): the instant is taken as UTC, whatever the session.
+_NO_OFFSET = _DATE_AND_TIME + "(:[0-9]{2}([.][0-9]+)?)?$"
+# A plain number of 9+ digits: seconds, ms, us or ns since 1970 (UTC). A shorter one (a bare
+# year such as 2026) is no epoch instant in any unit: it is simply not a timestamp.
+_EPOCH = "^[+-]?[0-9]{9,}([.][0-9]+)?$"
+# An epoch number's unit is told by its magnitude: in each unit's band the number is an instant
+# between 1973-03-03 and 2286-11-20; the bands are 10x apart, so no number fits two units. A
+# number outside every band (negative, or in a gap such as 5e10, which is 1971 in ms and 3554
+# in s) names no plausible instant and is quarantined as TIMESTAMP_EPOCH_UNIT_KNOWN.
+EPOCH_UNITS = (  # (unit, lowest, highest exclusive, microseconds per unit)
+    ("s", 10**8, 10**10, 1_000_000),
+    ("ms", 10**11, 10**13, 1_000),
+    ("us", 10**14, 10**16, 1),
+    ("ns", 10**17, 10**19, 0.001),
+)
+TIMESTAMP_EPOCH_UNIT_KNOWN = "timestamp_epoch_unit_known"
 
 
 def silver_rules(rules: Mapping[str, Any]) -> dict[str, str]:
@@ -62,7 +79,13 @@ def silver_rules(rules: Mapping[str, Any]) -> dict[str, str]:
         "price_positive_finite": _positive_finite("price"),
         "volume_positive_finite": _positive_finite("volume"),
         "timestamp_present": _present("timestamp"),
-        "timestamp_parseable": "coalesce(trim(timestamp) = '' OR event_time IS NOT NULL, true)",
+        "timestamp_parseable": (
+            "coalesce(trim(timestamp) = '' OR event_time IS NOT NULL "
+            f"OR trim(timestamp) RLIKE '{_EPOCH}', true)"
+        ),
+        TIMESTAMP_EPOCH_UNIT_KNOWN: (
+            f"coalesce(NOT trim(timestamp) RLIKE '{_EPOCH}' OR event_time IS NOT NULL, true)"
+        ),
         "timestamp_in_range": (
             f"coalesce(event_time >= TIMESTAMP'{earliest}' "
             f"AND event_time <= _ingested_at + INTERVAL {ahead} SECONDS, true)"
@@ -100,12 +123,32 @@ def _record_text() -> Column:
     return F.coalesce("_raw_record", F.to_json(F.struct(*TRADE_FIELDS)))
 
 
+def event_time(stamp: Column) -> Column:
+    """The instant a trade's ``timestamp`` text names, in UTC; null when it names none.
+
+    Accepted: ISO-8601 date and time with or without an offset (``2026-01-05T14:30:00Z``,
+    ``...+01:00``), ``YYYY-MM-DD HH:MM:SS[.fff]`` (no offset: UTC), and an epoch number in
+    seconds, milliseconds, microseconds or nanoseconds told apart by ``EPOCH_UNITS``. An
+    impossible date (``2026-02-30``) or a bare date is null. Precision is the microsecond."""
+    stamp = F.trim(stamp)
+    number = stamp.try_cast("decimal(38,9)")
+    micros = None
+    for _, lowest, highest, factor in EPOCH_UNITS:
+        in_band = (number >= F.lit(Decimal(lowest))) & (number < F.lit(Decimal(highest)))
+        scaled = number * F.lit(factor) if factor >= 1 else number / F.lit(round(1 / factor))
+        micros = (F.when(in_band, scaled) if micros is None else micros.when(in_band, scaled))
+    return (
+        F.when(stamp.rlike(_EPOCH), F.timestamp_micros(micros.try_cast("long")))
+        .when(stamp.rlike(_NO_OFFSET), F.try_to_timestamp(F.concat(stamp, F.lit("Z"))))
+        .when(stamp.rlike(_DATE_AND_TIME), F.try_to_timestamp(stamp))
+    )
+
+
 def typed_trades(bronze: DataFrame) -> DataFrame:
-    """Bronze rows plus ``event_time`` (the timestamp parsed; null unless it is an ISO-8601 date
-    and time) and ``_record_id``, the identity of the bronze row: a 96-bit digest of all its
+    """Bronze rows plus ``event_time`` (the timestamp parsed by ``event_time``; null when it
+    names no instant) and ``_record_id``, the identity of the bronze row: a 96-bit digest of all its
     columns (lineage and content), plus an ordinal that tells exact copies within one ingestion
     batch apart. Bronze has no row key; the id makes re-processing a batch idempotent."""
-    stamp = F.trim("timestamp")
     # Spark's hashes skip nulls, so each column's null flag is hashed too: (null, "x") and
     # ("x", null) must differ.
     columns = [*BRONZE_COLUMNS, *(F.isnull(c) for c in BRONZE_COLUMNS)]
@@ -116,7 +159,7 @@ def typed_trades(bronze: DataFrame) -> DataFrame:
     # pipeline has created the upstream table.
     return bronze.select(
         *BRONZE_COLUMNS,
-        F.when(stamp.rlike(_DATE_AND_TIME), F.try_to_timestamp(stamp)).alias("event_time"),
+        event_time(F.col("timestamp")).alias("event_time"),
         digest.alias("_digest"),
     ).select(
         *_TYPED_COLUMNS[:-1],

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pandas as pd
 
 from financial_mlops.errors import UserError
@@ -15,10 +17,11 @@ SOURCES = ("simulator", "http", "files")
 
 def fetch_trades(
     ingestion: dict, cursor: dict, api_credentials: dict
-) -> tuple[list[str], pd.DataFrame, dict]:
+) -> tuple[list[str] | Iterator[files.LandingChunk], pd.DataFrame, dict]:
     """Fetch the next batch from ``ingestion.source``.
 
-    Returns the batch as JSON text lines for the landing zone, the ground-truth labels (only the
+    Returns the batch for the landing zone (JSON text lines; from ``files``, a lazy stream of
+    chunks, so a large drop is never held in memory), the ground-truth labels (only the
     simulator knows them) and the source cursor to persist once the batch has landed.
     """
     source = ingestion.get("source")
