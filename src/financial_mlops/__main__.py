@@ -39,7 +39,9 @@ def main(*args: Any, **kwargs: Any) -> Any:
         sys.exit(1)
     if isinstance(result, int) and result:  # ctx.exit(n) with n != 0
         sys.exit(result)
-    return result
+    # None: the console script runs `sys.exit(main())`, which turns any other value (Kedro's
+    # run returns a dict of outputs) into a failed exit.
+    return None
 
 
 if __name__ == "__main__":

@@ -307,7 +307,7 @@ def test_ingestion_lands_files_where_the_pipeline_reads_them(bundle, kedro_cli, 
 
 def test_streaming_scoring_is_a_continuous_job_of_available_now_runs(bundle, kedro_cli):
     """Serverless streams only with availableNow: the job reruns one such run after another."""
-    job = bundle["resources"]["jobs"]["financial_streaming_inference"]
+    job = deployed(bundle, "prd")["resources"]["jobs"]["financial_streaming_inference"]
     parameters = job["tasks"][0]["python_wheel_task"]["parameters"]
     run = parse_wheel_parameters(kedro_cli, parameters)
     assert run["pipelines"] == ["inference"]

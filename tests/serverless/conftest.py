@@ -37,7 +37,7 @@ def spark(tmp_path_factory):
 # Spark starts a foreachBatch worker and gives it 10 s (hard-coded) to import PySpark and connect
 # back; on this shared 2-core machine, at a load average of ~19, the import alone took 13.5 s.
 # A query that failed to start wrote nothing, so starting it again is safe.
-_SLOW_WORKER = "Python worker failed to connect back"
+_SLOW_WORKER = ("Python worker failed to connect back", "CANNOT_OPEN_SOCKET")
 
 
 def start_with_retries(action, attempts: int = 10):
@@ -50,6 +50,7 @@ def start_with_retries(action, attempts: int = 10):
             while cause is not None:
                 chain.append(str(cause))
                 cause = cause.__cause__
-            if attempt == attempts or not any(_SLOW_WORKER in text for text in chain):
+            if attempt == attempts or not any(sign in text for text in chain
+                                              for sign in _SLOW_WORKER):
                 raise
     return None
