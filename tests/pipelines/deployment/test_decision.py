@@ -11,7 +11,7 @@ from mlflow import MlflowClient
 
 from financial_mlops.errors import UserError
 from financial_mlops.promotion.aliases import champion_history, lock_name, read_aliases
-from financial_mlops.promotion.challenger import DECISION_TAG, run_evidence
+from financial_mlops.promotion.challenger import DECISION_TAG, run_evidence, run_items
 from financial_mlops.promotion.records import ensure_succeeded
 from tests.pipelines.deployment.conftest import MODEL, delete_model_files
 from tests.pipelines.deployment.contract_model import register_version
@@ -238,10 +238,11 @@ def test_an_unknown_commit_is_missing_evidence_on_databricks_and_a_warning_local
     required = params["deployment"]["required"]
     assert "git_sha" in required["tags"]
 
+    items = run_items(MlflowClient(), version)
     monkeypatch.delenv("DATABRICKS_RUNTIME_VERSION", raising=False)
-    assert run_evidence(MlflowClient(), version, required)["missing"] == []
+    assert run_evidence(items, version.version, required)["missing"] == []
     assert "unknown commit" in caplog.text
 
     monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "17.3")
-    missing = run_evidence(MlflowClient(), version, required)["missing"]
+    missing = run_evidence(items, version.version, required)["missing"]
     assert len(missing) == 1 and missing[0].startswith("tag git_sha (it is 'unknown'"), missing
