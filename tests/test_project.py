@@ -150,7 +150,8 @@ def test_unknown_pipeline_name_stops_with_one_line_listing_the_valid_ones():
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == (
         "Error: unknown pipeline 'nosuch'; the pipelines are: __default__, deployment, drift, "
-        "features, inference, ingestion, retraining, rollback, tournament, validation")
+        "features, inference, ingestion, rebuild_gold, retraining, rollback, tournament, "
+        "validation")
 
 
 def test_kedro_jupyter_lab_starts_after_the_readme_setup():

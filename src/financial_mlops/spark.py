@@ -91,6 +91,16 @@ def conf_string(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def from_pandas(spark: SparkSession, frame: Any, schema: Any = None) -> Any:
+    """``spark.createDataFrame(frame, schema)`` that works on Spark Connect too: pandas 3 keeps
+    text in Arrow-backed columns, which Connect's conversion rejects (a ChunkedArray where it
+    expects an Array), so text columns go over as plain Python strings."""
+    import pandas as pd
+
+    text = {name: object for name in frame.columns if pd.api.types.is_string_dtype(frame[name])}
+    return spark.createDataFrame(frame.astype(text) if text else frame, schema=schema)
+
+
 def get_spark(conf: Mapping[str, Any] | None = None) -> SparkSession:
     """Return the process's Spark session, building it on first use from ``conf``, else from
     the conf registered with ``use_conf``."""

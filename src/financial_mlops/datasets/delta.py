@@ -36,7 +36,7 @@ from pyspark.sql.types import StructType, TimestampType
 
 from financial_mlops.errors import DatasetUserError
 from financial_mlops.relocation import reroot_checkpoint
-from financial_mlops.spark import conf_string, get_spark
+from financial_mlops.spark import conf_string, from_pandas, get_spark
 
 _MODES = {"append", "overwrite", "merge"}
 # How long a stop signal waits for the micro-batch in flight before stopping the query anyway.
@@ -167,8 +167,8 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
                 rows = rows.join(done._load().select(*keys), keys, "left_anti")
         return rows
 
-    def _read_batch(self) -> DataFrame:
-        reader = self._spark().read.format("delta")
+    def _read_batch(self, spark: SparkSession | None = None) -> DataFrame:
+        reader = (spark or self._spark()).read.format("delta")
         return reader.table(self._table) if self._table else reader.load(self._path)
 
     def preview(self, nrows: int = 5) -> TablePreview:
@@ -229,7 +229,7 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
                     "as availableNow (a continuous job reruns it)")
             data = data.prepare(data.stream)
         if isinstance(data, pd.DataFrame):
-            data = self._spark().createDataFrame(data, schema=self._schema)
+            data = from_pandas(self._spark(), data, self._schema)
         if data.isStreaming:
             self._save_stream(data)
         else:
@@ -295,7 +295,7 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
             spark.catalog.dropTempView(source)
 
     def _check_columns(self, data: DataFrame) -> None:
-        table = self._read_batch().columns
+        table = self._read_batch(data.sparkSession).columns  # the batch's own session
         added = [c for c in data.columns if c not in table]
         dropped = [c for c in table if c not in data.columns]
         if added or dropped:

@@ -187,3 +187,11 @@ def _finite(value: Column, neutral: Column | float) -> Column:
     value = value.cast("double")
     fallback = neutral if isinstance(neutral, Column) else F.lit(neutral)
     return F.when(F.abs(value) < F.lit(float("inf")), value).otherwise(fallback.cast("double"))
+
+
+def in_time_order(rows: DataFrame) -> DataFrame:
+    """Rows in event-time order within each partition, so that each file written (at most
+    ``maxRecordsPerFile`` rows) covers a stretch of time and a MERGE of recent rows
+    (``matches_since``) skips the older files. A local sort, within the tasks that computed
+    the features: no second shuffle."""
+    return rows.sortWithinPartitions("event_time")

@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from financial_mlops.features import silver_rules, split_trades, trade_features, typed_trades
-from financial_mlops.features.gold import history_needed
+from financial_mlops.features.gold import history_needed, in_time_order
 
 WATERMARK = "bronze_ingested_at_micros"
 # How far back, in multiples of `lookback_seconds`, a run looks for a symbol's history before
@@ -57,7 +57,7 @@ def split_silver(
                                       known, keep=lambda rows: rows.localCheckpoint())
     pending = dict(watermark) if bounds["until"] is None else {
         **watermark, WATERMARK: bounds["until"]}
-    return _in_time_order(accepted).localCheckpoint(), rejected, pending
+    return in_time_order(accepted).localCheckpoint(), rejected, pending
 
 
 def build_gold(
@@ -71,7 +71,7 @@ def build_gold(
     """
     since = watermark.get(WATERMARK)
     if since is None:  # first run: all of silver is new
-        return _in_time_order(trade_features(silver, features["gold"])), next_watermark
+        return in_time_order(trade_features(silver, features["gold"])), next_watermark
     starts = (
         silver.filter(_after("_ingested_at", since))
         .groupBy("symbol").agg(F.min(F.unix_micros("event_time")).alias("_start"))
@@ -92,22 +92,7 @@ def build_gold(
         .drop("_start")
     )
     # Computed once: the MERGE reads it twice (its earliest event time, then the rows).
-    return _in_time_order(gold).localCheckpoint(), next_watermark
-
-
-def rebuild_gold(silver: DataFrame, features: dict[str, Any]) -> DataFrame:
-    """Every gold row recomputed from all of silver, to replace gold after its feature set
-    changed. The watermark stays: it marks the bronze rows already in silver, and gold then
-    covers all of silver again."""
-    return _in_time_order(trade_features(silver, features["gold"]))
-
-
-def _in_time_order(rows: DataFrame) -> DataFrame:
-    """Rows in event-time order within each partition, so that each file written (at most
-    ``maxRecordsPerFile`` rows) covers a stretch of time and a MERGE of recent rows
-    (``matches_since``) skips the older files. A local sort, within the tasks that computed
-    the features: no second shuffle."""
-    return rows.sortWithinPartitions("event_time")
+    return in_time_order(gold).localCheckpoint(), next_watermark
 
 
 def _recompute_frame(silver: DataFrame, starts: DataFrame, symbols: set[str], earliest: int,

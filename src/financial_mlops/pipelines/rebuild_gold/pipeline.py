@@ -1,6 +1,6 @@
 from kedro.pipeline import Pipeline, node
 
-from financial_mlops.pipelines.features.nodes import rebuild_gold
+from financial_mlops.pipelines.rebuild_gold.nodes import rebuild_gold
 
 
 def create_pipeline(**kwargs) -> Pipeline:

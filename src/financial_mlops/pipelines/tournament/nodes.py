@@ -44,6 +44,7 @@ from financial_mlops.modeling.pyfunc import AnomalyDetector, log_detector
 from financial_mlops.modeling.tuning import study_summary, tune
 from financial_mlops.profile import SEGMENT_COLUMNS, build_reference_profile
 from financial_mlops.sources.simulator.other_market import other_market
+from financial_mlops.spark import from_pandas
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +80,12 @@ def labelled_trades(gold: DataFrame, labels: DataFrame, silver: DataFrame, tourn
                                                  seed=int(settings["seed"]),
                                                  mix=settings.get("anomaly_mix"))
     spark = silver.sparkSession
-    rows = spark.createDataFrame(injected, silver.select(*TRADE_COLUMNS).schema)
+    rows = from_pandas(spark, injected, silver.select(*TRADE_COLUMNS).schema)
     log.info("Injected %d labelled anomalies into a copy of %d silver trades",
              int(injected_labels["is_anomaly"].sum()), len(trades))
     return (trade_features(rows, features["gold"]),
-            spark.createDataFrame(injected_labels, "trade_id string, is_anomaly int, "
-                                                   "anomaly_type string"))
+            from_pandas(spark, injected_labels,
+                        "trade_id string, is_anomaly int, anomaly_type string"))
 
 
 @dataclass
@@ -147,8 +148,7 @@ def ood_market(gold: DataFrame, tournament: dict, features: dict) -> pd.DataFram
     market = other_market(int(settings["trades"]), seed=int(settings["seed"]))
     rows, labels = inject_anomalies(market, rate=float(settings["rate"]),
                                     seed=int(settings["injection_seed"]))
-    spark = gold.sparkSession
-    frame = trade_features(spark.createDataFrame(rows), features["gold"]).toPandas()
+    frame = trade_features(from_pandas(gold.sparkSession, rows), features["gold"]).toPandas()
     return frame.merge(labels[["trade_id", "is_anomaly"]], on="trade_id")
 
 
