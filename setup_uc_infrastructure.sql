@@ -38,7 +38,7 @@ CREATE VOLUME IF NOT EXISTS mlops_prd.financial_transactions.streaming_landing;
 --    runner needs CREATE MATERIALIZED VIEW (the pipeline's batch tables) and CREATE MODEL (the
 --    tournament registers anomaly_detector in this schema). Landing writers may write files only.
 --    The CI deployer may create the pipeline's tables and upload wheels, but reads no data.
-GRANT USE CATALOG, USE SCHEMA, CREATE TABLE, CREATE MATERIALIZED VIEW, CREATE MODEL, SELECT, MODIFY ON CATALOG mlops_dev TO `financial-mlops-developers`;
+GRANT USE CATALOG, USE SCHEMA, CREATE SCHEMA, CREATE TABLE, CREATE MATERIALIZED VIEW, CREATE MODEL, SELECT, MODIFY ON CATALOG mlops_dev TO `financial-mlops-developers`;
 GRANT READ VOLUME, WRITE VOLUME ON VOLUME mlops_dev.financial_transactions.streaming_landing TO `financial-mlops-developers`;
 GRANT READ VOLUME, WRITE VOLUME ON VOLUME mlops_dev.financial_transactions.packages TO `financial-mlops-developers`;
 GRANT USE CATALOG ON CATALOG mlops_dev TO `financial-mlops-developers`;

@@ -43,7 +43,7 @@ def test_databricks_envs_map_datasets_to_unity_catalog(env):
     assert mlflow_conf["tracking"]["experiment"]["name"] == experiment
     # Soft merge: base keys that the env file does not mention survive.
     assert mlflow_conf["tracking"]["params"]["long_params_strategy"] == "tag"
-    assert config["globals"]["registered_model_name"] == (
+    assert config["parameters"]["inference"]["registered_model_name"] == (
         f"mlops_{env}.financial_transactions.anomaly_detector")
 
 

@@ -81,6 +81,27 @@ def target_view(bundle: dict, target: str, deploy_variables: dict = DEPLOY_VARIA
     return resolve(view, values)
 
 
+def development_prefix(short_name: str) -> str:
+    """What `mode: development` puts before a Unity Catalog schema's name: `[dev <short_name>] `
+    normalised to `dev_<short_name>_` (jobs and pipelines get `[dev <short_name>] `)."""
+    return f"dev_{short_name}_"
+
+
+def deployed_by(bundle: dict, target: str, short_name: str) -> dict:
+    """The target view once `short_name` deploys it: the user's references resolved and, in
+    development mode, the schemas the target declares renamed as the CLI does; references to
+    them then take the deployed name."""
+    view = target_view(bundle, target)
+    if bundle["targets"][target].get("mode") == "development":
+        for schema in view["resources"].get("schemas", {}).values():
+            schema["name"] = development_prefix(short_name) + schema["name"]
+    values = {"workspace.current_user.short_name": short_name,
+              "workspace.current_user.userName": f"{short_name}@example.com"}
+    values |= {f"resources.schemas.{key}.name": schema["name"]
+               for key, schema in view["resources"].get("schemas", {}).items()}
+    return resolve(view, values)
+
+
 def resolve(node, values: dict):
     """Substitute known references; a string that is one reference takes the value's own type."""
     if isinstance(node, dict):

@@ -13,6 +13,8 @@ from databricks_bundle import (
     DEPLOY_VARIABLES,
     REPO,
     TARGETS,
+    deployed_by,
+    development_prefix,
     load_yaml,
     references,
     resolve,
@@ -34,6 +36,14 @@ SEED_RESOURCES = {
     ("jobs", "drift_monitoring_job"): "drift_monitoring.yml",
 }
 
+DEPLOYING_USER = "alice"
+
+
+def schema_of(target: str) -> str:
+    """The schema a deployment of `target` by `DEPLOYING_USER` writes to."""
+    name = "financial_transactions"
+    return development_prefix(DEPLOYING_USER) + name if target == "dev" else name
+
 
 @pytest.fixture(scope="module")
 def kedro_cli():
@@ -48,10 +58,10 @@ def kedro_cli():
     }
 
 
-def deployed(bundle, target: str) -> dict:
-    """The target view as a run sees it: files synced from this repo, job ids assigned, and
-    `{{job.parameters.*}}` replaced by each job parameter's default."""
-    view = target_view(bundle, target)
+def deployed(bundle, target: str, short_name: str = DEPLOYING_USER) -> dict:
+    """The target view as a run sees it: deployed by `short_name`, files synced from this repo,
+    job ids assigned, and `{{job.parameters.*}}` replaced by each job parameter's default."""
+    view = deployed_by(bundle, target, short_name)
     deploy_time = {"workspace.file_path": str(REPO)} | {
         f"resources.jobs.{name}.id": "1001" for name in view["resources"]["jobs"]
     }
@@ -138,11 +148,12 @@ def test_no_task_writes_a_table_the_declarative_pipeline_owns(bundle, kedro_cli)
         assert not pipeline.all_outputs() & DECLARATIVE_TABLES, f"{job_name}/{task['task_key']}"
 
 
-def env_config(kedro_cli, env: str):
+def env_config(kedro_cli, env: str, runtime_params: dict | None = None):
     """The project's config loader on conf/ for `env`, as a run in that env builds it."""
     settings = kedro_cli["settings"]
     return settings.CONFIG_LOADER_CLASS(
-        conf_source=str(REPO / "conf"), env=env, **settings.CONFIG_LOADER_ARGS
+        conf_source=str(REPO / "conf"), env=env, runtime_params=runtime_params,
+        **settings.CONFIG_LOADER_ARGS
     )
 
 
@@ -256,10 +267,46 @@ def test_targets_follow_the_promotion_path(bundle):
 
 
 def test_each_target_uses_the_catalog_and_schema_of_its_kedro_env(bundle, target):
-    variables = target_view(bundle, target)["variables"]
+    view = target_view(bundle, target)
     globals_ = load_yaml(REPO / "conf" / target / "globals.yml")
-    assert variables["catalog"]["default"] == globals_["catalog"] == f"mlops_{target}"
-    assert variables["schema"]["default"] == globals_["schema"]
+    assert view["variables"]["catalog"]["default"] == globals_["catalog"] == f"mlops_{target}"
+    # dev: the schema of the env's name, deployed once per user (prefixed).
+    (schema,) = view["resources"]["schemas"].values() if target == "dev" else [
+        {"name": view["variables"]["schema"]["default"]}]
+    assert schema["name"] == globals_["schema"]
+
+
+def schemas_used(bundle, kedro_cli, target: str, short_name: str) -> set[str]:
+    """Every schema a deployment by `short_name` writes to: the one each wheel task passes to
+    Kedro (`uc.schema`), the declarative pipeline's, the landing volume's and the landing path's."""
+    view = deployed(bundle, target, short_name)
+    used = set()
+    for _, task in wheel_tasks(view):
+        run = parse_wheel_parameters(kedro_cli, task["python_wheel_task"]["parameters"])
+        used.add(run["params"]["uc"]["schema"])
+    pipeline = view["resources"]["pipelines"]["financial_streaming_pipeline"]
+    landing = pipeline["configuration"]["financial_mlops.landing_path"]  # /Volumes/<c>/<s>/...
+    used |= {pipeline["schema"], landing.split("/")[3]}
+    used |= {volume["schema_name"] for volume in view["resources"].get("volumes", {}).values()}
+    return used
+
+
+def test_two_users_deploying_dev_write_to_schemas_of_their_own(bundle, kedro_cli):
+    alice = schemas_used(bundle, kedro_cli, "dev", "alice")
+    bob = schemas_used(bundle, kedro_cli, "dev", "bob")
+    assert alice == {development_prefix("alice") + "financial_transactions"}
+    assert bob == {development_prefix("bob") + "financial_transactions"}
+    # The deployment creates that schema and its landing volume (nothing else would).
+    view = deployed(bundle, "dev", "alice")
+    assert [s["name"] for s in view["resources"]["schemas"].values()] == list(alice)
+    assert [v["name"] for v in view["resources"]["volumes"].values()] == ["streaming_landing"]
+
+
+@pytest.mark.parametrize("shared", ["acc", "prd"])
+def test_acc_and_prd_keep_their_shared_schema_whoever_deploys(bundle, kedro_cli, shared):
+    assert schemas_used(bundle, kedro_cli, shared, "alice") == schemas_used(
+        bundle, kedro_cli, shared, "bob") == {"financial_transactions"}
+    assert "schemas" not in deployed(bundle, shared, "alice")["resources"]
 
 
 def test_streaming_pipeline_runs_the_declarative_wrapper_on_the_target_catalog(
@@ -271,13 +318,10 @@ def test_streaming_pipeline_runs_the_declarative_wrapper_on_the_target_catalog(
     assert (resources_dir / library["file"]["path"]).resolve() == DECLARATIVE_WRAPPER
     assert (resources_dir / pipeline["root_path"] / "financial_mlops/__init__.py").is_file()
     assert pipeline["environment"]["dependencies"] == [f"--editable {REPO}"]
-    assert (pipeline["catalog"], pipeline["schema"]) == (
-        f"mlops_{target}",
-        "financial_transactions",
-    )
+    assert (pipeline["catalog"], pipeline["schema"]) == (f"mlops_{target}", schema_of(target))
     assert pipeline["configuration"] == {
         "financial_mlops.landing_path": (
-            f"/Volumes/mlops_{target}/financial_transactions/streaming_landing/trades"
+            f"/Volumes/mlops_{target}/{schema_of(target)}/streaming_landing/trades"
         ),
         "financial_mlops.bronze_source": "cloudFiles",
         "financial_mlops.conf_source": str(REPO / "conf"),
@@ -300,8 +344,11 @@ def test_the_declarative_wrapper_defines_exactly_the_tables_it_owns():
 
 
 def test_ingestion_lands_files_where_the_pipeline_reads_them(bundle, kedro_cli, target):
-    landing = env_config(kedro_cli, target)["catalog"]["landing_trades"]["path"]
-    pipeline = target_view(bundle, target)["resources"]["pipelines"]["financial_streaming_pipeline"]
+    view = deployed(bundle, target)
+    (ingest, _) = view["resources"]["jobs"]["financial_api_ingestion_workflow"]["tasks"]
+    run = parse_wheel_parameters(kedro_cli, ingest["python_wheel_task"]["parameters"])
+    landing = env_config(kedro_cli, target, run["params"])["catalog"]["landing_trades"]["path"]
+    pipeline = view["resources"]["pipelines"]["financial_streaming_pipeline"]
     assert landing == pipeline["configuration"]["financial_mlops.landing_path"]
 
 
@@ -370,9 +417,9 @@ def test_acc_and_prd_jobs_can_be_run_by_operators_not_only_the_service_principal
 
 def test_every_reference_points_to_something_declared(bundle):
     declared = {f"var.{name}" for name in bundle["variables"]}
-    declared |= {
-        f"resources.{kind}.{name}" for kind, items in bundle["resources"].items() for name in items
-    }
+    targets = bundle["targets"].values()
+    for resources in (bundle["resources"], *(t.get("resources", {}) for t in targets)):
+        declared |= {f"resources.{kind}.{k}" for kind, items in resources.items() for k in items}
     for reference in references(bundle):
         scope = reference.split(".")[0]
         if scope == "var":

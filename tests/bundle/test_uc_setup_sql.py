@@ -61,7 +61,6 @@ def test_creates_the_catalog_schema_and_volumes_of_each_env(env):
     assert f"CREATE SCHEMA IF NOT EXISTS {catalog}.{schema}" in created
     for volume in ("packages", "streaming_landing"):
         assert f"CREATE VOLUME IF NOT EXISTS {catalog}.{schema}.{volume}" in created
-    assert globals_["landing_volume"] == f"/Volumes/{catalog}/{schema}/streaming_landing"
 
 
 def test_creates_no_table_the_declarative_pipeline_must_own():
