@@ -174,7 +174,28 @@ def test_every_catalog_entry_has_a_kedro_viz_layer(env):
     layers = {name: ((catalog.get(name).metadata or {}).get("kedro-viz") or {}).get("layer")
               for name in catalog}
     assert {name for name, layer in layers.items() if layer not in LAYERS} == set()
-    assert layers["bronze_trades"] == "bronze" and layers["gold_trade_features"] == "gold"
+    assert layers["bronze_trades"] == "bronze" and layers["gold_trade_features@delta"] == "gold"
+    # kedro-viz shows a transcoded dataset as one node: every form of it in one layer.
+    transcoded: dict[str, set] = {}
+    for name, layer in layers.items():
+        if "@" in name:
+            transcoded.setdefault(name.partition("@")[0], set()).add(layer)
+    assert {name for name, found in transcoded.items() if len(found) > 1} == set()
+
+
+def test_the_whole_flow_scores_gold_after_building_it():
+    """Inference reads gold as ``@changes``, features writes it as ``@delta``: one dataset to
+    Kedro, which then orders the scoring node after gold's producer in a combined run."""
+    from kedro.framework.project import pipelines
+    from kedro.framework.startup import bootstrap_project
+
+    bootstrap_project(REPO)
+    order = [n.name for n in pipelines["__default__"].nodes]  # topologically sorted
+    producer = next(n.name for n in pipelines["__default__"].nodes
+                    if "gold_trade_features@delta" in n.outputs)
+    assert order.index("score_new_gold_trades") > order.index(producer)
+    assert "score_new_gold_trades" in {
+        n.name for n in pipelines["__default__"].from_nodes(producer).nodes}
 
 
 def test_every_node_is_tagged_with_the_databricks_job_that_runs_it():

@@ -118,9 +118,6 @@ def test_missing_table_loads_empty_with_a_schema_and_fails_clearly_without(spark
     ({"path": "a", "table": "b"}, "exactly one of 'path' or 'table'"),
     ({"path": "a", "save_args": {"mode": "upsert"}}, "mode 'upsert' is not one of"),
     ({"path": "a", "save_args": {"mode": "merge"}}, "needs 'keys'"),
-    ({"path": "a", "load_args": {"not_in": {"path": "b"}}}, "not_in needs 'keys'"),
-    ({"path": "a", "load_args": {"streaming": True, "not_in": {"path": "b", "keys": ["k"]}}},
-     "not_in needs 'keys' and a batch load"),
 ])
 def test_bad_configuration_is_one_clear_error(kwargs, message):
     with pytest.raises(DatasetError, match=message):

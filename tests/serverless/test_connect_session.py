@@ -44,20 +44,6 @@ def test_delta_dataset_merges_creates_and_versions_over_connect(spark, tmp_path)
     assert properties["x.y"] == "z"
 
 
-def test_unscored_rows_of_a_batch_source_are_the_ones_the_target_lacks(spark, tmp_path):
-    source = tmp_path / "gold"
-    spark.createDataFrame([("a",), ("b",), ("c",)], "trade_id STRING").write.format(
-        "delta").save(str(source))
-    target = DeltaDataset(path=str(tmp_path / "done"), save_args={"mode": "merge",
-                                                                  "keys": ["trade_id"]})
-    pending = DeltaDataset(path=str(source),
-                           load_args={"not_in": {"path": str(tmp_path / "done"),
-                                                 "keys": ["trade_id"]}})
-    assert pending.load().count() == 3
-    target.save(spark.createDataFrame([("b",)], "trade_id STRING"))
-    assert sorted(r[0] for r in pending.load().collect()) == ["a", "c"]
-
-
 def test_foreach_batch_writes_through_the_batch_session_in_its_own_process(spark, tmp_path):
     """On serverless a foreachBatch function runs in another Python process: a module-level
     session or a driver-side setting does not exist there (this process's get_spark() would

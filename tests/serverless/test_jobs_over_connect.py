@@ -1,11 +1,12 @@
 """Every stage a Databricks wheel task runs, end to end over Spark Connect on the simulated
 market: ingestion and features make gold, two tournaments register versions, deployment,
 validation and rollback move the champion, drift checks it, and inference scores every trade
-once, the way Databricks reads its materialized-view gold (the local change-feed stream goes
-through foreachBatch, covered by ``test_connect_session``)."""
+once, the way Databricks reads its materialized-view gold: in batch, past the arrival watermark
+(the local change-feed stream goes through foreachBatch, covered by ``test_connect_session``)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import mlflow
@@ -19,16 +20,15 @@ TRADES = 12_000
 GOLD = "data/04_feature/gold_trade_features"
 SCORES = "data/07_model_output/anomaly_scores"
 DRIFT_METRICS = "data/08_reporting/drift_metrics"
+WATERMARK = "data/07_model_output/_state/inference_watermark.json"
 MODEL = "anomaly_detector"
 MARKET = {"ingestion": {"source": "simulator", "simulator": {"trades_per_batch": TRADES,
                                                             "anomaly_rate": 0.03}}}
-# The Databricks envs' reading of gold (conf/<dev|acc|prd>/catalog_inference.yml), on paths.
+# The Databricks envs' reading of gold (conf/base/catalog_inference.yml), on a path: in batch.
 BATCH_GOLD = f"""
-gold_trade_features_changes:
+gold_trade_features@changes:
   type: financial_mlops.datasets.DeltaDataset
   path: {GOLD}
-  load_args:
-    not_in: {{path: {SCORES}, keys: [trade_id]}}
 """
 
 
@@ -68,9 +68,15 @@ def test_every_job_entry_point_runs_over_spark_connect(project, read_delta):
     assert read_delta(project.path(DRIFT_METRICS)).count() >= 1
 
     (project.conf / "local" / "catalog_batch_gold.yml").write_text(BATCH_GOLD)
-    project.run("inference")  # Databricks: batch past what is scored, MERGE, availableNow
+    project.run("inference")  # Databricks: batch past the watermark, MERGE, availableNow
     scores = read_delta(project.path(SCORES))
     assert scores.count() == trades == scores.select("trade_id").distinct().count()
     assert {r[0] for r in scores.select("model_version").distinct().collect()} == {other}
+    latest = gold.selectExpr("max(unix_micros(_ingested_at))").first()[0]
+    watermark = project.path(WATERMARK)
+    assert json.loads(watermark.read_text()) == {"gold_arrived_at_micros": latest}
+    # A crash after the MERGE, before the watermark moved: the rerun scores the same rows again
+    # and the MERGE keeps one score each.
+    watermark.write_text("{}")
     project.run("inference")
     assert read_delta(project.path(SCORES)).count() == trades

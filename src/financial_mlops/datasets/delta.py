@@ -67,10 +67,7 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
     """A Delta table at ``path`` (local, DBFS, Volumes) or named ``table`` (Unity Catalog).
 
     Load: a batch DataFrame, or a stream with ``load_args: {streaming: true}``. A table that does
-    not exist yet loads as an empty DataFrame when ``schema`` (DDL) is given. ``load_args:
-    {not_in: {table | path: <target>, keys: [...]}}`` loads only the rows whose keys the target
-    does not hold yet (batch only): how scoring reads a materialized view, which cannot be
-    streamed, and still writes every row once.
+    not exist yet loads as an empty DataFrame when ``schema`` (DDL) is given.
 
     Save (``save_args``):
       - ``mode``: ``append`` | ``overwrite`` | ``merge`` (MERGE on ``keys``; matched rows are
@@ -113,10 +110,6 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
             raise DatasetError(f"DeltaDataset mode '{mode}' is not one of {sorted(_MODES)}.")
         if mode == "merge" and not self._save_args.get("keys"):
             raise DatasetError("DeltaDataset mode 'merge' needs 'keys'.")
-        not_in = self._load_args.get("not_in")
-        if not_in is not None and (self._load_args.get("streaming") or not not_in.get("keys")):
-            raise DatasetError("DeltaDataset load_args.not_in needs 'keys' and a batch load "
-                               "(streaming: false).")
 
     @property
     def location(self) -> str:
@@ -153,19 +146,12 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
         spark = self._spark()
         options = dict(self._load_args)
         streaming = options.pop("streaming", False)
-        not_in = options.pop("not_in", None)
         if not self._exists(spark):
             if self._schema and not streaming:
                 return spark.createDataFrame([], self._schema)
             raise DatasetError(f"Delta table {self.location} does not exist yet.")
         reader = (spark.readStream if streaming else spark.read).format("delta").options(**options)
-        rows = reader.table(self._table) if self._table else reader.load(self._path)
-        if not_in:
-            done = DeltaDataset(table=not_in.get("table"), path=not_in.get("path"))
-            if done._exists(spark):
-                keys = list(not_in["keys"])
-                rows = rows.join(done._load().select(*keys), keys, "left_anti")
-        return rows
+        return reader.table(self._table) if self._table else reader.load(self._path)
 
     def _read_batch(self, spark: SparkSession | None = None) -> DataFrame:
         reader = (spark or self._spark()).read.format("delta")

@@ -16,6 +16,9 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 GOLD_KEYS = ("trade_id", "symbol", "exchange", "event_time", "price", "volume")
+# When the trade arrived (bronze's ingestion time), carried into gold when the trades have it
+# (silver does): scoring reads gold past an arrival watermark (docs/inference.md).
+ARRIVAL = "_ingested_at"
 _MICROS = 1_000_000
 _BPS = 10_000.0  # returns and deviations in basis points
 _FLAT = 1e-6  # a std under this fraction of the mean is rounding noise
@@ -29,7 +32,8 @@ def history_needed(gold: Mapping[str, Any]) -> tuple[int, int]:
 
 
 def trade_features(trades: DataFrame, gold: Mapping[str, Any]) -> DataFrame:
-    """One row per trade: ``GOLD_KEYS`` plus the ``f_*`` features, all finite doubles.
+    """One row per trade: ``GOLD_KEYS`` (and ``ARRIVAL`` when ``trades`` has it) plus the
+    ``f_*`` features, all finite doubles.
 
     Every feature is **scale-free**: a ratio, a z-score, a rank or a return, measured against
     the symbol's own recent history, so multiplying a symbol's prices or volumes by a constant
@@ -48,7 +52,9 @@ def trade_features(trades: DataFrame, gold: Mapping[str, Any]) -> DataFrame:
     # Symbols differ a lot in size. Ranges of symbols, cut where Spark's sample of the input
     # balances them, keep all cores busy; hashing can stack two large symbols in one task.
     by_symbol = trades.repartitionByRange(int(gold["partitions"]), "symbol")
-    history = _history_aggregates(by_symbol, windows, recent, int(gold["cross_exchange_seconds"]))
+    keys = (*GOLD_KEYS, ARRIVAL) if ARRIVAL in trades.columns else GOLD_KEYS
+    history = _history_aggregates(by_symbol, keys, windows, recent,
+                                  int(gold["cross_exchange_seconds"]))
     price, volume, t = F.col("price"), F.col("volume"), F.col("_t")
     longest = windows[-1]
     # The symbol's typical gap between trades: the span of its previous `longest` trades.
@@ -96,15 +102,15 @@ def trade_features(trades: DataFrame, gold: Mapping[str, Any]) -> DataFrame:
 
     # Values first, then their finite form, so that no expression is evaluated twice.
     values = history.select(
-        *GOLD_KEYS, *(value.alias(name) for name, (value, _) in features.items()))
+        *keys, *(value.alias(name) for name, (value, _) in features.items()))
     return values.select(
-        *GOLD_KEYS,
+        *keys,
         *(_finite(F.col(name), neutral).alias(name) for name, (_, neutral) in features.items()),
     )
 
 
-def _history_aggregates(trades: DataFrame, windows: list[int], recent: int,
-                        cross: int) -> DataFrame:
+def _history_aggregates(trades: DataFrame, keys: tuple[str, ...], windows: list[int],
+                        recent: int, cross: int) -> DataFrame:
     """Every window aggregate the features use, each computed once, as ``_*`` columns.
 
     The sums over the previous N trades add up blocks of ``gcd(windows)`` trades, reached with
@@ -148,13 +154,13 @@ def _history_aggregates(trades: DataFrame, windows: list[int], recent: int,
              for k in range(1, n // block)), F.col(f"_block_{name}")).alias(f"_{name}_sum_{n}")
         for n in windows for name in sums
     ]
-    timed = trades.select(*GOLD_KEYS, F.unix_micros("event_time").alias("_t"))
+    timed = trades.select(*keys, F.unix_micros("event_time").alias("_t"))
     # The log return from the previous trade (0 for the first): same window order, so the
     # extra pass needs no second sort.
     returned = timed.select(
-        *GOLD_KEYS, "_t",
+        *keys, "_t",
         F.coalesce(F.ln(price) - F.ln(F.lag(price).over(in_order)), F.lit(0.0)).alias("_return"))
-    aggregated = returned.select(*GOLD_KEYS, "_t", "_return", *first_pass)
+    aggregated = returned.select(*keys, "_t", "_return", *first_pass)
     return aggregated.select("*", *window_sums)
 
 

@@ -17,7 +17,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 recent_labelled_slice,
-                inputs=["gold_trade_features", "anomaly_labels", "params:deployment"],
+                inputs=["gold_trade_features@delta", "anomaly_labels", "params:deployment"],
                 outputs="deployment_scoring_slice",
                 name="take_recent_labelled_slice",
             ),

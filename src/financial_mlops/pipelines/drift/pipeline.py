@@ -16,7 +16,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(
                 select_window,
                 # Arrivals: silver's `_ingested_at` per trade (drift.window.arrival_column).
-                inputs=["gold_trade_features", "silver_trades", "anomaly_labels",
+                inputs=["gold_trade_features@delta", "silver_trades", "anomaly_labels",
                         "drift_watermark", "params:drift"],
                 outputs=["drift_window", "drift_window_coverage"],
                 name="select_drift_window",

@@ -19,7 +19,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["silver_trades", "features_watermark", "features_watermark_pending",
                         "params:features"],
                 # Saved in this order: the watermark moves only once gold is written.
-                outputs=["gold_trade_features", "features_watermark_next"],
+                outputs=["gold_trade_features@delta", "features_watermark_next"],
                 name="build_gold_features",
             ),
         ],

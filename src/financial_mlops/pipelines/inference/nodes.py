@@ -1,12 +1,13 @@
 """Inference nodes: score every new gold trade once, with the model that is champion right then.
 
-Gold is read as a stream of its Delta change feed (gold rows are MERGEd, and a late trade
-recomputes the rows after it, which a plain Delta stream refuses as a data update). Each
-micro-batch resolves ``name@champion`` in the registry (the ``deployed_champion@resolver``
-dataset), loads that version only when it changed,
-scores the batch on the workers and is MERGEd into ``anomaly_scores`` on ``trade_id``
-insert-only: a trade keeps its first score, so a replayed batch (after a kill, a lost checkpoint
-or a re-run) adds nothing.
+New gold rows come one of two ways (docs/inference.md): locally, a stream of gold's Delta
+change feed (gold rows are MERGEd, and a late trade recomputes the rows after it, which a plain
+Delta stream refuses as a data update); on Databricks, where gold is a materialized view, a batch
+of the rows that arrived past the inference watermark. Each micro-batch resolves
+``name@champion`` in the registry (the ``deployed_champion@resolver`` dataset), loads that
+version only when it changed, scores the batch on the workers and is MERGEd into
+``anomaly_scores`` on ``trade_id`` insert-only: a trade keeps its first score, so a replayed
+batch (after a kill, a lost checkpoint, a watermark not saved or a re-run) adds nothing.
 """
 
 from __future__ import annotations
@@ -22,23 +23,32 @@ from pyspark.sql.functions import pandas_udf
 from financial_mlops.datasets.delta import MicroBatchStream
 from financial_mlops.datasets.registry import ChampionResolver
 from financial_mlops.errors import UserError
+from financial_mlops.features.gold import ARRIVAL
+from financial_mlops.watermarks import arrived_after
 
 MODES = ("availableNow", "continuous")
+WATERMARK = "gold_arrived_at_micros"  # the latest gold arrival (`_ingested_at`) already scored
 _PREDICTION = "score double, is_anomaly int"
 
 logger = logging.getLogger(__name__)
 
 
-def score_gold_changes(gold_changes: DataFrame, champion: ChampionResolver,
-                       inference: dict) -> MicroBatchStream:
-    """The stream of gold changes, scored per micro-batch by the live champion (``champion``
-    resolves the alias again for every batch), with the trigger of ``inference.mode``. Fails
-    (or waits, by parameter) when there is no champion yet."""
+def score_gold_changes(gold_changes: DataFrame, champion: ChampionResolver, watermark: dict,
+                       inference: dict) -> tuple[MicroBatchStream, dict]:
+    """The new gold rows, scored per micro-batch by the live champion (``champion`` resolves
+    the alias again for every batch), with the trigger of ``inference.mode``; and the watermark
+    to save after the scores. Fails (or waits, by parameter) when there is no champion yet.
+
+    A stream of gold changes keeps its progress in its checkpoint: the watermark stays. A batch
+    of gold is scored from the rows that arrived past the watermark, which moves past them."""
     trigger = _trigger(inference)
     scorer = ChampionScorer(champion)
     version = champion.wait_for_version(float(inference["wait_for_champion_seconds"]))
     _check_features(champion.model(version), version, gold_changes.columns)
-    return MicroBatchStream(gold_changes, scorer, trigger)
+    if gold_changes.isStreaming:
+        return MicroBatchStream(gold_changes, scorer, trigger), dict(watermark)
+    arrived, scored_to = arrived_after(gold_changes, ARRIVAL, watermark, WATERMARK)
+    return MicroBatchStream(arrived, scorer, trigger), scored_to
 
 
 def _trigger(inference: dict) -> str:
@@ -74,8 +84,8 @@ def latest_trade_rows(changes: DataFrame) -> DataFrame:
 
     A batch of inserts only (the usual case) is taken as it is: gold is MERGEd on ``trade_id``,
     so it inserts a trade once, and the sort that picks the latest row is the costliest step.
-    Plain gold rows (no change feed: a materialized view read in batch on Databricks) are one
-    row per trade already.
+    Plain gold rows (no change feed: gold read in batch on Databricks) are one row per trade
+    already.
     """
     if "_change_type" not in changes.columns:
         return changes

@@ -4,16 +4,17 @@ from financial_mlops.pipelines.inference.nodes import score_gold_changes
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """The change feed of gold is its own catalog entry (Kedro forbids a transcoded and a plain
-    name of one dataset in one pipeline). ``deployed_champion@resolver`` finds the champion
-    per micro-batch; in the whole flow it follows the deployment that sets it."""
+    """Gold is read as ``gold_trade_features@changes``: the table the features pipeline writes
+    as ``@delta``, so a run of both scores after the gold build. ``deployed_champion@resolver``
+    finds the champion per micro-batch; in the whole flow it follows the deployment that sets
+    it. The watermark is saved after the scores (Kedro saves a node's outputs in order)."""
     return Pipeline(
         [
             node(
                 score_gold_changes,
-                inputs=["gold_trade_features_changes", "deployed_champion@resolver",
-                        "params:inference"],
-                outputs="anomaly_scores",
+                inputs=["gold_trade_features@changes", "deployed_champion@resolver",
+                        "inference_watermark", "params:inference"],
+                outputs=["anomaly_scores", "inference_watermark_next"],
                 name="score_new_gold_trades",
             ),
         ],

@@ -9,7 +9,7 @@ from financial_mlops.promotion.records import ensure_succeeded
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
-            node(latest_gold_rows, inputs=["gold_trade_features", "params:validation"],
+            node(latest_gold_rows, inputs=["gold_trade_features@delta", "params:validation"],
                  outputs="validation_rows", name="take_latest_gold_rows"),
             # Saving the move to deployed_champion moves the aliases (datasets.registry).
             node(roll_back_champion,

@@ -17,7 +17,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 labelled_trades,
-                inputs=["gold_trade_features", "anomaly_labels", "silver_trades_existing",
+                inputs=["gold_trade_features@delta", "anomaly_labels", "silver_trades_existing",
                         "params:tournament", "params:features"],
                 outputs=["tournament_gold", "tournament_labels"],
                 name="labelled_trades",

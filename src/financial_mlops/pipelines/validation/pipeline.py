@@ -10,7 +10,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     ``retraining``), else the one serving now."""
     return Pipeline(
         [
-            node(latest_gold_rows, inputs=["gold_trade_features", "params:validation"],
+            node(latest_gold_rows, inputs=["gold_trade_features@delta", "params:validation"],
                  outputs="validation_rows", name="take_latest_gold_rows"),
             node(
                 validate_current_champion,
