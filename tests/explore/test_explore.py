@@ -25,7 +25,7 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.slow
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
-TABLES = ("bronze_trades", "silver_trades", "silver_trades_quarantine", "gold_trade_features",
+TABLES = ("bronze_trades", "silver_trades", "silver_trades_quarantine", "gold_trade_features@delta",
           "anomaly_scores")
 TRADES = 10_000  # tests/explore/small_run.yml
 
@@ -85,8 +85,8 @@ def test_a_fresh_session_loads_the_delta_tables_the_run_wrote(explored):
     counts = _counts(project, cwd=project / "notebooks")  # where a notebook's kernel runs
     assert counts["bronze_trades"] == TRADES
     assert counts["silver_trades"] + counts["silver_trades_quarantine"] == TRADES
-    assert counts["gold_trade_features"] == counts["silver_trades"] > 0
-    assert counts["anomaly_scores"] == counts["gold_trade_features"]
+    assert counts["gold_trade_features@delta"] == counts["silver_trades"] > 0
+    assert counts["anomaly_scores"] == counts["gold_trade_features@delta"]
     assert not (project / "notebooks" / "data").exists()  # nothing written beside the notebooks
 
 
@@ -159,7 +159,7 @@ def test_a_copied_project_keeps_working(explored, tmp_path):
 
     counts = _counts(copy, cwd=copy)
     assert counts["bronze_trades"] == 2 * TRADES
-    assert counts["anomaly_scores"] == counts["gold_trade_features"]
+    assert counts["anomaly_scores"] == counts["gold_trade_features@delta"]
     assert _counts(project, cwd=project)["bronze_trades"] == TRADES  # the original is untouched
     assert sorted(p.name for p in artifacts.iterdir()) == before
     with sqlite3.connect(copy / "data" / "mlflow.db") as db:

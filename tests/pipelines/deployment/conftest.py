@@ -97,12 +97,6 @@ def scoring_slice(spark, gold_and_labels) -> pd.DataFrame:
 def write_gold_tables(spark, project, gold: pd.DataFrame, labels: pd.DataFrame) -> None:
     """Gold rows and labels as the Delta tables a project run reads (data/04_feature,
     data/02_intermediate)."""
-    # Until the features pipeline's catalog defines gold_trade_features.
-    if not any("gold_trade_features:" in path.read_text()
-               for path in (project.conf / "base").glob("catalog_*.yml")):
-        (project.conf / "local" / "catalog_gold.yml").write_text(
-            "gold_trade_features:\n  type: financial_mlops.datasets.DeltaDataset\n"
-            f"  path: {GOLD}\n")
     for frame, table in ((gold, GOLD), (labels, LABELS)):
         spark.createDataFrame(frame).write.format("delta").mode("overwrite").save(
             str(project.path(table)))

@@ -50,7 +50,7 @@ def _checks(project, trades: int) -> list[dict]:
         champion = catalog.load("drift_champion")
         params = context.params["drift"]
         arrived, _ = select_window(
-            catalog.load("gold_trade_features"), catalog.load("silver_trades"),
+            catalog.load("gold_trade_features@delta"), catalog.load("silver_trades"),
             catalog.load("anomaly_labels"), {},
             {**params, "window": {**params["window"], "max_rows": 10 ** 7}})
     latest = arrived.sort_values("event_time", ignore_index=True).iloc[-trades:]

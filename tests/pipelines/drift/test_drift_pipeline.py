@@ -197,7 +197,7 @@ def test_a_champion_whose_profile_predates_symbols_still_checks(
         context = session.load_context()
         champion, drift = context.catalog.load("drift_champion"), context.params["drift"]
         window, coverage = select_window(*(context.catalog.load(name) for name in (
-            "gold_trade_features", "silver_trades", "anomaly_labels")), {}, drift)
+            "gold_trade_features@delta", "silver_trades", "anomaly_labels")), {}, drift)
     old = copy.copy(champion)  # the same version, with a profile from before symbols were kept
     old.profile = {k: v for k, v in champion.profile.items() if k not in ("symbols", "segments")}
     check = check_drift(window, coverage, old, drift)
