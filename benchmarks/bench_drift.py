@@ -129,7 +129,7 @@ def main() -> int:
             context = session.load_context()
             catalog, drift = context.catalog, context.params["drift"]
             (window, coverage), select_s = _timed(
-                select_window, catalog.load("gold_trade_features"), catalog.load("silver_trades"),
+                select_window, catalog.load("gold_trade_features@delta"), catalog.load("silver_trades"),
                 catalog.load("anomaly_labels"), {}, drift)
             champion = catalog.load("drift_champion")
             check, check_s = _timed(check_drift, window, coverage, champion, drift)

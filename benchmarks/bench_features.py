@@ -89,7 +89,7 @@ class Project:
             for key in ("path", "filepath"):
                 if key in entry and not entry[key].startswith(str(root)):
                     entry[key] = str(root / entry[key])
-        self.gold_save_args = config["gold_trade_features"]["save_args"]
+        self.gold_save_args = config["gold_trade_features@delta"]["save_args"]
         self.catalog = DataCatalog.from_config(config)
         self.catalog["bronze_trades"] = self.bronze
         self.catalog["params:features"] = params

@@ -208,7 +208,7 @@ def demo_latency(spark: SparkSession, folder: Path, cycles: int) -> float:
     _run(folder, ["ingestion", "features"], simulated)
     with KedroSession.create(project_path=folder) as session:
         catalog = session.load_context().catalog
-        gold = catalog.load("gold_trade_features").toPandas()
+        gold = catalog.load("gold_trade_features@delta").toPandas()
         labels = catalog.load("anomaly_labels").toPandas()
     labels = gold[["trade_id"]].merge(labels, on="trade_id", how="left").fillna({"is_anomaly": 0})
     _register_champion(gold, labels)

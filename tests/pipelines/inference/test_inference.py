@@ -101,7 +101,7 @@ def test_waits_for_a_champion_when_asked(scoring):
 
 def test_unknown_mode_is_a_user_error(spark):
     with pytest.raises(UserError, match="inference.mode 'sometimes' is not one of availableNow"):
-        score_gold_changes(spark.range(1), None, {"mode": "sometimes"})
+        score_gold_changes(spark.range(1), None, {}, {"mode": "sometimes"})
 
 
 def test_a_version_is_loaded_from_the_registry_in_use(scoring, migrated_registry, tmp_path):
