@@ -12,14 +12,16 @@ import time
 import pytest
 import yaml
 from tests.conftest import REPO
-from tests.pipelines.inference.conftest import CHECKPOINT, gold_rows
+from tests.pipelines.inference.conftest import CHECKPOINT, GOLD, gold_rows
 
 
 def _one_file_per_micro_batch(scoring) -> None:
+    """The local reading of gold (its change feed), one file per micro-batch."""
     catalog = yaml.safe_load((REPO / "conf/base/catalog_inference.yml").read_text())
-    catalog["_gold_change_stream"]["maxFilesPerTrigger"] = 1  # the local load_args
-    catalog["_platform"] = "${globals:platform}"  # what ${local:} and ${uc:} read (conf/README.md)
-    (scoring.project.conf / "local" / "catalog_inference.yml").write_text(yaml.safe_dump(catalog))
+    stream = {**catalog["_gold_change_stream"], "maxFilesPerTrigger": 1}
+    (scoring.project.conf / "local" / "catalog_inference.yml").write_text(yaml.safe_dump({
+        "gold_trade_features@changes": {"type": "financial_mlops.datasets.DeltaDataset",
+                                        "path": GOLD, "load_args": stream}}))
 
 
 @pytest.mark.slow
