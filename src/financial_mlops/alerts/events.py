@@ -33,10 +33,11 @@ def event_id(kind: str, *subject: Any) -> str:
 
 
 def make_event(kind: str, severity: str, subject: tuple, title: str, lines: list[str],
-               details: dict[str, Any]) -> dict[str, Any]:
-    """One event: ``lines`` are the human text (Slack, the log), ``details`` the machine part."""
-    return {"id": event_id(kind, *subject), "kind": kind, "severity": severity, "title": title,
-            "lines": lines, "details": details}
+               details: dict[str, Any], family: str | None = None) -> dict[str, Any]:
+    """One event: ``lines`` are the human text (Slack, the log), ``details`` the machine part.
+    Events of one ``family`` (default: the kind) share ids: one subject, one event."""
+    return {"id": event_id(family or kind, *subject), "kind": kind, "severity": severity,
+            "title": title, "lines": lines, "details": details}
 
 
 def outbox(events: list[dict], alerts: dict) -> dict:
@@ -94,7 +95,10 @@ def retraining_events(check: dict, decisions: DataFrame, alerts: dict) -> dict:
     events = [make_event(kind, severity, _drift_subject(check),
                          f"{title} for {check['champion']}", [row["reason"]],
                          {"action": row["action"], "reason": row["reason"],
-                          "check_id": check["check_id"]})
+                          "check_id": check["check_id"]},
+                         # One decision per window: a rerun skipped by the cooldown the first
+                         # run started is the same event.
+                         family="retraining")
               for row in mine if row["action"] in RETRAINING
               for kind, severity, title in [RETRAINING[row["action"]]]]
     return outbox(events, alerts)

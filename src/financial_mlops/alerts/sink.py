@@ -18,8 +18,8 @@ from typing import Any
 import mlflow
 import pandas as pd
 import requests
-from pyspark.sql import functions as F
 from kedro.io import AbstractDataset, DatasetError
+from pyspark.sql import functions as F
 from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 

@@ -1,7 +1,6 @@
 from kedro.pipeline import Pipeline, node
 
 from financial_mlops.alerts.events import drift_alert_events, retraining_events
-
 from financial_mlops.pipelines.drift.nodes import (
     check_drift,
     decide_retraining,
