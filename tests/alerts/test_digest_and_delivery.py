@@ -51,7 +51,10 @@ def test_a_refused_digest_is_retried_logged_and_delivered_once_by_a_rerun(
 
     webhook.status = 200
     project.path(DIGEST_WATERMARK).unlink()  # the same scores again
-    project.run("alerts", params=PARAMS)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="financial_mlops.alerts.sink"):
+        project.run("alerts", params=PARAMS)
+    assert any("already sent to log" in r.getMessage() for r in caplog.records)
     digest = webhook.requests[-1]["json"]
     assert len(webhook.requests) == attempts + 1
     assert digest["kind"] == "flagged_trades_digest" and digest["details"]["flagged"] == 5
