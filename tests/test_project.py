@@ -149,8 +149,8 @@ def test_unknown_pipeline_name_stops_with_one_line_listing_the_valid_ones():
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == (
-        "Error: unknown pipeline 'nosuch'; the pipelines are: __default__, alerts, deployment, drift, "
-        "features, inference, ingestion, rebuild_gold, retraining, rollback, tournament, "
+        "Error: unknown pipeline 'nosuch'; the pipelines are: __default__, alerts, deployment, "
+        "drift, features, inference, ingestion, rebuild_gold, retraining, rollback, tournament, "
         "validation")
 
 

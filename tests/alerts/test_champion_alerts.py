@@ -64,6 +64,8 @@ def test_rollbacks_and_failed_validations_are_events_filtered_by_severity(alerts
     assert rollback_events(_rolled_back("2026-01-01"), critical_only)["events"] == []
     with pytest.raises(UserError, match="alerts.min_severity 'loud' is not one of info"):
         validation_events(report, {**alerts_params, "min_severity": "loud"})
+    with pytest.raises(UserError, match="alerts.delivery.format 'teams' is not one of generic"):
+        validation_events(report, {**alerts_params, "delivery": {"format": "teams"}})
 
 
 def test_an_alert_node_runs_before_the_node_that_fails_the_run():

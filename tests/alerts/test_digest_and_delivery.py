@@ -5,9 +5,12 @@ that (the log sink, already served, is not repeated)."""
 
 from __future__ import annotations
 
+import base64
 import logging
 import shutil
+from types import SimpleNamespace
 
+import databricks.sdk
 import pandas as pd
 
 from financial_mlops.alerts import AlertDataset
@@ -80,3 +83,27 @@ def test_slack_format_posts_only_text_and_a_filtered_severity_is_not_sent(
     assert request["json"] == {"text": "[WARNING] m v2 rejected\n"
                                        "- train_val_gap = 0.4 (needs <= 0.1): FAILED"}
     assert "Authorization" not in request["headers"]  # no token configured
+
+
+def test_on_databricks_the_webhook_comes_from_the_secret_scope(receiver, tmp_path, monkeypatch):
+    asked = []
+
+    class Secrets:  # the one workspace call, thinly: secrets.get_secret returns base64
+        def get_secret(self, scope, key):
+            asked.append((scope, key))
+            value = receiver.url if key == "alerts_webhook_url" else "from-the-scope"
+            return SimpleNamespace(value=base64.b64encode(value.encode()).decode())
+
+    monkeypatch.setattr(databricks.sdk, "WorkspaceClient", lambda: SimpleNamespace(
+        secrets=Secrets()))
+    sink = AlertDataset(ledger={"path": str(tmp_path / "ledger")},
+                        credentials={"url": None, "token": None},
+                        databricks_secret_scope="financial_mlops")
+    event = make_event("promotion", "info", ("m", "3", "2"), "m v3 promoted to champion", [], {})
+    sink.save({"events": [event], "delivery": {**DELIVERY, "log": False, "webhook": True,
+                                               "format": "generic"}})
+    [request] = receiver.requests
+    assert request["json"]["id"] == event["id"]
+    assert request["headers"]["Authorization"] == "Bearer from-the-scope"
+    assert asked == [("financial_mlops", "alerts_webhook_url"),
+                     ("financial_mlops", "alerts_webhook_token")]

@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 from financial_mlops.errors import UserError
 
 SEVERITIES = ("info", "warning", "critical")
+FORMATS = ("generic", "slack")
 # Where a drift check's report is: the artifacts of the drift run (drift_report_png and
 # drift_summary_md in catalog_drift.yml), and its rows in drift_metrics by check_id.
 DRIFT_REPORT = ("drift/drift_summary.md", "drift/drift_report.png")
@@ -43,9 +44,11 @@ def make_event(kind: str, severity: str, subject: tuple, title: str, lines: list
 def outbox(events: list[dict], alerts: dict) -> dict:
     """The events of an enabled kind and at least ``min_severity``, with the delivery settings
     the sink applies (webhook on or off, format, retries, timeout)."""
-    minimum = alerts["min_severity"]
+    minimum, fmt = alerts["min_severity"], alerts["delivery"]["format"]
     if minimum not in SEVERITIES:
         raise UserError(f"alerts.min_severity '{minimum}' is not one of {', '.join(SEVERITIES)}")
+    if fmt not in FORMATS:
+        raise UserError(f"alerts.delivery.format '{fmt}' is not one of {', '.join(FORMATS)}")
     kinds = set(alerts["kinds"])
     kept = [e for e in events if e["kind"] in kinds
             and SEVERITIES.index(e["severity"]) >= SEVERITIES.index(minimum)]

@@ -40,11 +40,9 @@ def text(event: dict) -> str:
 
 
 def payload(event: dict, fmt: str) -> dict:
-    """``slack``: Slack's incoming-webhook body ``{"text": ...}``; ``generic``: the whole event."""
+    """``slack``: Slack's incoming-webhook body ``{"text": ...}``; else the whole event."""
     if fmt == "slack":
         return {"text": text(event)}
-    if fmt != "generic":
-        raise DatasetError(f"alerts.delivery.format '{fmt}' is not one of generic, slack")
     return {**{k: event[k] for k in ("id", "kind", "severity", "title", "details", "run")},
             "text": text(event)}
 
@@ -52,9 +50,11 @@ def payload(event: dict, fmt: str) -> dict:
 class LogSink:
     name = "log"
 
+    LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "critical": logging.ERROR}
+
     def send(self, event: dict) -> None:
-        level = logging.ERROR if event["severity"] == "critical" else logging.WARNING
-        log.log(level, "Alert %s: %s", event["id"], text(event).replace("\n", " | "))
+        log.log(self.LEVELS[event["severity"]], "Alert %s: %s", event["id"],
+                text(event).replace("\n", " | "))
 
 
 class WebhookSink:
@@ -108,7 +108,10 @@ class AlertDataset(AbstractDataset[dict, None]):
         self.metadata = metadata
 
     def _describe(self) -> dict[str, Any]:
-        return {"ledger": self._ledger.location, "webhook": bool(self._webhook_setting("url"))}
+        # Never the URL itself (a Slack URL is the secret), and no secret lookup here.
+        webhook = ("credentials" if self._credentials.get("url") else
+                   f"secret scope {self._scope}" if self._scope else None)
+        return {"ledger": self._ledger.location, "webhook": webhook}
 
     def _load(self) -> None:
         raise DatasetError("An alert sink is write-only: read its ledger table instead.")
