@@ -184,8 +184,8 @@ def test_every_node_is_tagged_with_the_databricks_job_that_runs_it():
     bootstrap_project(REPO)
     jobs = {"financial_api_ingestion_workflow", "financial_streaming_pipeline",
             "financial_retraining_workflow", "financial_model_rollback",
-            "financial_streaming_inference", "drift_monitoring_job"}
-    nodes = {n for name in ("__default__", "rollback") for n in pipelines[name].nodes}
+            "financial_streaming_inference", "drift_monitoring_job", "flagged_trades_digest"}
+    nodes = {n for name in ("__default__", "rollback", "alerts") for n in pipelines[name].nodes}
     assert {n.name for n in nodes if not n.tags & jobs} == set()
     assert "financial_model_rollback" in next(
         n for n in nodes if n.name == "validate_current_champion").tags
