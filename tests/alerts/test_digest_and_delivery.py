@@ -107,3 +107,17 @@ def test_on_databricks_the_webhook_comes_from_the_secret_scope(receiver, tmp_pat
     assert request["headers"]["Authorization"] == "Bearer from-the-scope"
     assert asked == [("financial_mlops", "alerts_webhook_url"),
                      ("financial_mlops", "alerts_webhook_token")]
+
+
+def test_a_ledger_that_cannot_be_written_is_logged_and_the_save_succeeds(
+        receiver, tmp_path, caplog):
+    blocked = tmp_path / "alerts_sent"
+    blocked.write_text("a file where the ledger table should be")
+    sink = AlertDataset(ledger={"path": str(blocked)}, credentials={"url": receiver.url})
+    event = make_event("rollback", "warning", ("m", "2", "1", "t"), "m rolled back", [], {})
+    with caplog.at_level(logging.ERROR, logger="financial_mlops.alerts.sink"):
+        sink.save({"events": [event], "delivery": {**DELIVERY, "log": False, "webhook": True,
+                                                   "format": "generic"}})
+    assert len(receiver.requests) == 1
+    assert any("not updated" in r.getMessage() and event["id"] in r.getMessage()
+               for r in caplog.records)

@@ -163,5 +163,13 @@ class AlertDataset(AbstractDataset[dict, None]):
                 sent.append({"event_id": event["id"], "sink": sink.name, "kind": event["kind"],
                              "severity": event["severity"], "title": event["title"],
                              "sent_at": datetime.now(UTC).replace(tzinfo=None)})
-        if sent:
+        if not sent:
+            return
+        try:
             self._ledger.save(pd.DataFrame(sent))
+        except Exception as error:  # noqa: BLE001 - Delta's conflicts reach Python as Java errors
+            # E.g. two jobs merging into the ledger at once: the events went out; at worst a
+            # rerun over the same inputs sends them again.
+            log.error("Alerts ledger %s not updated (%s): %s may be sent again by a rerun",
+                      self._ledger.location, str(error).splitlines()[0],
+                      ", ".join(row["event_id"] for row in sent))
