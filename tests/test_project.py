@@ -149,8 +149,8 @@ def test_unknown_pipeline_name_stops_with_one_line_listing_the_valid_ones():
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == (
-        "Error: unknown pipeline 'nosuch'; the pipelines are: __default__, deployment, drift, "
-        "features, inference, ingestion, rebuild_gold, retraining, rollback, tournament, "
+        "Error: unknown pipeline 'nosuch'; the pipelines are: __default__, alerts, deployment, "
+        "drift, features, inference, ingestion, rebuild_gold, retraining, rollback, tournament, "
         "validation")
 
 
@@ -205,8 +205,8 @@ def test_every_node_is_tagged_with_the_databricks_job_that_runs_it():
     bootstrap_project(REPO)
     jobs = {"financial_api_ingestion_workflow", "financial_streaming_pipeline",
             "financial_retraining_workflow", "financial_model_rollback",
-            "financial_streaming_inference", "drift_monitoring_job"}
-    nodes = {n for name in ("__default__", "rollback") for n in pipelines[name].nodes}
+            "financial_streaming_inference", "drift_monitoring_job", "flagged_trades_digest"}
+    nodes = {n for name in ("__default__", "rollback", "alerts") for n in pipelines[name].nodes}
     assert {n.name for n in nodes if not n.tags & jobs} == set()
     assert "financial_model_rollback" in next(
         n for n in nodes if n.name == "validate_current_champion").tags

@@ -35,6 +35,13 @@ ROOT_KEYS_A_TARGET_OVERRIDES = (
 )
 # What CI passes as BUNDLE_VAR_<name> (the bundle leaves the service principal without a default).
 DEPLOY_VARIABLES = {"service_principal": "6a1f4b2c-0000-4000-8000-00000000c1c1"}
+# What prd's deployment adds (lists: .databricks/bundle/prd/variable-overrides.json, see
+# docs/deploy.md): who hears about failed runs. dev and acc set them empty in databricks.yml.
+NOTIFICATION_VARIABLES = {
+    "failure_notification_emails": ["mlops-oncall@example.com"],
+    "failure_notification_destinations": [{"id": "0f6f4b2c-0000-4000-8000-00000000d1d1"}],
+}
+TARGET_DEPLOY_VARIABLES = {"prd": NOTIFICATION_VARIABLES}
 REFERENCE = re.compile(r"\$\{([a-z_]+(?:\.[A-Za-z0-9_-]+)+)\}")
 
 
@@ -67,8 +74,11 @@ def deep_merge(base, override):
     return override
 
 
-def target_view(bundle: dict, target: str, deploy_variables: dict = DEPLOY_VARIABLES) -> dict:
-    """The bundle deployed to `target`: overrides applied, variables and bundle fields resolved."""
+def target_view(bundle: dict, target: str, deploy_variables: dict | None = None) -> dict:
+    """The bundle deployed to `target`: overrides applied, variables and bundle fields resolved.
+    ``deploy_variables``: what the deployment passes (default: CI's, and prd's own)."""
+    if deploy_variables is None:
+        deploy_variables = DEPLOY_VARIABLES | TARGET_DEPLOY_VARIABLES.get(target, {})
     overrides = bundle["targets"][target]
     view = {key: copy.deepcopy(value) for key, value in bundle.items() if key != "targets"}
     for key in ROOT_KEYS_A_TARGET_OVERRIDES:
@@ -100,6 +110,13 @@ def deployed_by(bundle: dict, target: str, short_name: str) -> dict:
     values |= {f"resources.schemas.{key}.name": schema["name"]
                for key, schema in view["resources"].get("schemas", {}).items()}
     return resolve(view, values)
+
+
+def unset_variables(bundle: dict, target: str, deploy_variables: dict) -> set[str]:
+    """The variables `target` leaves without a value: the CLI refuses to validate or deploy."""
+    given = set(bundle["targets"][target].get("variables", {})) | set(deploy_variables)
+    return {name for name, spec in bundle["variables"].items()
+            if "default" not in spec and name not in given}
 
 
 def resolve(node, values: dict):

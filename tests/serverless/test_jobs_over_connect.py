@@ -2,7 +2,8 @@
 market: ingestion and features make gold, two tournaments register versions, deployment,
 validation and rollback move the champion, drift checks it, and inference scores every trade
 once, the way Databricks reads its materialized-view gold: in batch, past the arrival watermark
-(the local change-feed stream goes through foreachBatch, covered by ``test_connect_session``)."""
+(the local change-feed stream goes through foreachBatch, covered by ``test_connect_session``); the
+digest and every alert the stages raised go through the alert sink and its Delta ledger."""
 
 from __future__ import annotations
 
@@ -80,3 +81,7 @@ def test_every_job_entry_point_runs_over_spark_connect(project, read_delta):
     watermark.write_text("{}")
     project.run("inference")
     assert read_delta(project.path(SCORES)).count() == trades
+
+    project.run("alerts")  # the flagged-trades digest; every event above went through the sink
+    sent = read_delta(project.path("data/08_reporting/alerts_sent")).toPandas()
+    assert {"promotion", "rollback", "flagged_trades_digest"} <= set(sent.kind)

@@ -1,5 +1,6 @@
 from kedro.pipeline import Pipeline, node
 
+from financial_mlops.alerts.events import deployment_events
 from financial_mlops.pipelines.deployment.nodes import (
     apply_promotion,
     decide_promotion,
@@ -36,6 +37,11 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(change_record, inputs="deployed_champion@value", outputs="champion_change",
                  name="record_champion_change"),
+            # Before fail_on_deployment_error (Kedro runs ready nodes by name): a reverted
+            # promotion is announced before the run fails.
+            node(deployment_events,
+                 inputs=["promotion_decision", "champion_change", "params:alerts"],
+                 outputs="deployment_alerts", name="alert_on_deployment"),
             # Separate so that the change record is saved before the run fails.
             node(ensure_succeeded, inputs="champion_change", outputs=None,
                  name="fail_on_deployment_error"),

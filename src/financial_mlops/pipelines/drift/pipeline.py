@@ -1,5 +1,6 @@
 from kedro.pipeline import Pipeline, node
 
+from financial_mlops.alerts.events import drift_alert_events, retraining_events
 from financial_mlops.pipelines.drift.nodes import (
     check_drift,
     decide_retraining,
@@ -43,6 +44,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs=["retraining_triggers_new", "drift_watermark_next", "retraining_job"],
                 name="decide_retraining",
             ),
+            node(drift_alert_events, inputs=["drift_check", "params:alerts"],
+                 outputs="drift_alerts", name="alert_on_drift"),
+            # Once the decision is recorded (read back from retraining_triggers).
+            node(retraining_events,
+                 inputs=["drift_check", "retraining_triggers_new", "params:alerts"],
+                 outputs="retraining_alerts", name="alert_on_retraining_decision"),
         ],
         # The Databricks job that runs these nodes (kedro-viz's tag filter).
         tags=["drift_monitoring_job"],

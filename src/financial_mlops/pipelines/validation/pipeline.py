@@ -1,5 +1,6 @@
 from kedro.pipeline import Pipeline, node
 
+from financial_mlops.alerts.events import validation_events
 from financial_mlops.pipelines.validation.nodes import validate_current_champion
 from financial_mlops.promotion.evaluation import latest_gold_rows
 from financial_mlops.promotion.records import ensure_succeeded
@@ -18,6 +19,9 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="validation_report",
                 name="validate_current_champion",
             ),
+            # Before fail_on_invalid_champion (ready nodes run by name).
+            node(validation_events, inputs=["validation_report", "params:alerts"],
+                 outputs="validation_alerts", name="alert_on_validation"),
             node(ensure_succeeded, inputs="validation_report", outputs=None,
                  name="fail_on_invalid_champion"),
         ],
