@@ -13,9 +13,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import zstandard
+from pyspark.sql import functions as F
 
 from financial_mlops.datasets.landing import read_landing_exports
 from financial_mlops.declarative import run_local
+from financial_mlops.features.bronze import parse_landing_lines
+from financial_mlops.features.silver import event_time
 
 
 def trade(trade_id: str, k: int) -> dict:
@@ -59,6 +62,10 @@ def write_exports(folder) -> set[str]:
 
 
 BROKEN = ["C9,AAPL", "not json", "{broken"]
+ON_THE_HALF_HOUR = 1767623400_000000  # 2026-01-05T14:30:00Z in microseconds
+INSTANTS = {"Q1": ON_THE_HALF_HOUR + 7_250000, "R1": ON_THE_HALF_HOUR,
+            "R2": ON_THE_HALF_HOUR - 3600_000000, "P1": ON_THE_HALF_HOUR + 123456,
+            "E1": ON_THE_HALF_HOUR, "E2": ON_THE_HALF_HOUR + 1000}
 
 
 def test_the_landing_file_source_reads_every_export_form(spark, tmp_path):
@@ -71,6 +78,11 @@ def test_the_landing_file_source_reads_every_export_form(spark, tmp_path):
     parsed = [json.loads(v) for v in values if v not in BROKEN]
     assert sorted(p["trade_id"] for p in parsed) == sorted(ids)
     assert sorted(v for v in values if v in BROKEN) == BROKEN
+    assert {p["trade_id"]: p.get("note") for p in parsed}["Q1"] == "late, see\nticket"
+    # Each form's timestamp (text, epoch number, Parquet TIMESTAMP) names the instant it says.
+    times = parse_landing_lines(spark.table("exports")).select(
+        "trade_id", F.unix_micros(event_time(F.col("timestamp"))).alias("us"))
+    assert {r.trade_id: r.us for r in times.collect() if r.trade_id in INSTANTS} == INSTANTS
 
 
 @pytest.mark.slow
