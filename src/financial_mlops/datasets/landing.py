@@ -14,8 +14,9 @@ from typing import Any
 from kedro.io import AbstractDataset
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, StringType
 
-from financial_mlops.sources.files import LandingChunk
+from financial_mlops.sources.files import LandingChunk, records_of_file
 from financial_mlops.spark import get_spark
 
 
@@ -74,35 +75,68 @@ def read_landing(spark: SparkSession, path: str, load_args: dict[str, Any]) -> D
     """A stream of every line (``value``) of every file in ``path``, with ``_source_file``.
     Shared with the declarative pipeline, which reads the landing zone the same way."""
     options = dict(load_args)
-    fmt = options.pop("format", "text")
-    reader = spark.readStream
-    if fmt == "cloudFiles":
-        reader = reader.format("cloudFiles").option("cloudFiles.format", "text")
-    else:
-        Path(path).mkdir(parents=True, exist_ok=True)
-        reader = reader.format(fmt)
-    stream = reader.options(**options).load(path)
+    stream = _file_stream(spark, path, options.pop("format", "text"), "text", options)
     return stream.select("value", F.col("_metadata.file_path").alias("_source_file"))
 
 
-_COMPRESSED = ("", ".gz", ".bz2", ".zst")  # Hadoop's codecs, chosen by suffix, locally and there
-LINE_FILES = "*.{" + ",".join(f"{s}{c}" for s in ("jsonl", "ndjson") for c in _COMPRESSED) + "}"
-DOCUMENT_FILES = "*.{" + ",".join(f"json{c}" for c in _COMPRESSED) + "}"
+# binaryFile's fixed schema: Auto Loader knows it, Spark's streaming file source must be told.
+_BINARY_FILE = "path STRING, modificationTime TIMESTAMP, length BIGINT, content BINARY"
+
+
+def _file_stream(spark: SparkSession, path: str, source: str, file_format: str,
+                 options: dict[str, str]) -> DataFrame:
+    """A stream of the files in ``path`` read as ``file_format`` by ``source``: Spark's file
+    source of that format, or ``cloudFiles`` (Auto Loader) with ``cloudFiles.format`` set to it;
+    the other options are the same for both."""
+    reader = spark.readStream
+    if source == "cloudFiles":
+        reader = reader.format("cloudFiles").option("cloudFiles.format", file_format)
+    else:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        reader = reader.format(file_format)
+        if file_format == "binaryFile":
+            reader = reader.schema(_BINARY_FILE)
+    return reader.options(**options).load(path)
+
+
+# Chosen by suffix, locally and there: Hadoop's codecs for text, records_of_file for bytes.
+_COMPRESSED = ("", ".gz", ".bz2", ".zst")
+
+
+def _suffixes(*kinds: str) -> str:
+    return "*.{" + ",".join(f"{kind}{c}" for kind in kinds for c in _COMPRESSED) + "}"
+
+
+LINE_FILES = _suffixes("jsonl", "ndjson")
+DOCUMENT_FILES = _suffixes("json")
+TABLE_FILES = _suffixes("csv", "parquet", "pq")
 
 
 def read_landing_exports(spark: SparkSession, path: str, source: str = "text") -> DataFrame:
     """``read_landing`` for a landing folder that also receives exports dropped there directly
     (the declarative pipeline's bronze): a stream of one record (``value``) per row, with
-    ``_source_file``, from JSON lines (``.jsonl``/``.ndjson``, read line by line) and ``.json``
-    files (a JSON array, one object, or JSON lines: each file read whole and split by
-    ``json_records``), each maybe gzip/bz2/zstd-compressed. ``source``: ``text`` (Spark's file
-    source) or ``cloudFiles`` (Auto Loader, with the same options)."""
+    ``_source_file``, from three streams of the folder told apart by ``pathGlobFilter``:
+
+    - JSON lines (``.jsonl``/``.ndjson``), read line by line;
+    - ``.json`` files (a JSON array, one object, or JSON lines): each file read whole
+      (``wholetext``) and split in SQL by ``json_records``;
+    - CSV and Parquet (``.csv``, ``.parquet``/``.pq``): each file read whole as bytes
+      (``binaryFile``) and split into records by the ``files`` source's own readers
+      (``records_of_file``): CSV columns matched by header name, in any order; Parquet of any
+      column types, timestamps as UTC text.
+
+    Each may be gzip/bz2/zstd-compressed. ``source``: ``text`` (Spark's file sources) or
+    ``cloudFiles`` (Auto Loader, with the same options)."""
     lines = read_landing(spark, path, {"format": source, "pathGlobFilter": LINE_FILES})
     documents = read_landing(spark, path, {"format": source, "pathGlobFilter": DOCUMENT_FILES,
                                            "wholetext": "true"})
     records = documents.select(F.explode(json_records(F.col("value"))).alias("value"),
                                "_source_file")
-    return lines.unionByName(records)
+    tables = _file_stream(spark, path, source, "binaryFile", {"pathGlobFilter": TABLE_FILES})
+    split = F.udf(records_of_file, ArrayType(StringType()), useArrow=False)  # a file at a time
+    rows = tables.select(F.explode(split("path", "content")).alias("value"),
+                         F.col("_metadata.file_path").alias("_source_file"))
+    return lines.unionByName(records).unionByName(rows)
 
 
 def json_records(text: Column) -> Column:

@@ -5,7 +5,7 @@ Databricks pipeline there), never imported.
 
 Pipeline configuration:
   ``financial_mlops.landing_path``   the landing folder: JSON lines, JSON arrays or objects,
-                                     maybe .gz/.bz2/.zst (see ``read_landing_exports``)
+                                     CSV, Parquet, maybe .gz/.bz2/.zst (``read_landing_exports``)
   ``financial_mlops.bronze_source``  ``text`` (a plain file stream) or ``cloudFiles`` (Auto Loader)
   ``financial_mlops.conf_source``    the project's ``conf`` folder (default: the one beside ``src``)
   ``financial_mlops.env``            the conf env whose ``parameters_features.yml`` apply (``base``)

@@ -143,6 +143,16 @@ def iter_records(path: Path, fmt: str | None = None) -> Iterator[str]:
         yield f"unreadable rest of file {path.name}: {type(error).__name__}: {error}"
 
 
+def records_of_file(name: str, content: bytes) -> list[str]:
+    """``iter_records`` of a file given whole as its name and bytes: how the declarative
+    pipeline's bronze reads the CSV and Parquet files Spark's ``binaryFile`` source (Auto Loader
+    on Databricks) hands it, with the very readers of this source."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / (Path(name).name or "file")
+        path.write_bytes(content)
+        return list(iter_records(path))
+
+
 def _read_errors() -> tuple[type[BaseException], ...]:
     errors: tuple[type[BaseException], ...] = (OSError, EOFError, ValueError)  # ArrowInvalid too
     try:
