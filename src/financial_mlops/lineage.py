@@ -1,5 +1,5 @@
-"""Lineage of a run: the git commit of the code (``build_info``) and the Delta versions of the
-tables it read.
+"""Lineage of a run: the git commit of the code (``build_info``), the Delta versions of the
+tables it read, and where its training labels came from.
 
 ``DeltaLineageHooks`` tags the run's MLflow run (opened by kedro-mlflow) with
 ``delta_version.<dataset>`` each time a node loads a Delta dataset. A hook sees the dataset object
@@ -10,6 +10,8 @@ tournament copies them to every candidate run) read them back with ``delta_versi
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
 import mlflow
@@ -42,3 +44,32 @@ def delta_version_tags() -> dict[str, str]:
     """The ``delta_version.*`` tags the hook put on the active run."""
     run = mlflow.get_run(mlflow.active_run().info.run_id)
     return {k: v for k, v in run.data.tags.items() if k.startswith(DELTA_VERSION_TAG)}
+
+
+# Where a run's training labels came from (``tournament.labels``): the tournament tags every
+# candidate run with it and with the injection it made, so the deployment judges the challenger
+# on rows of the same kind and a judgement can be reproduced. A run without the tag predates the
+# modes: its labels were the simulator's.
+LABELS_MODE_TAG = "labels_mode"
+LABEL_MODES = ("simulator", "injected")
+DEFAULT_LABELS_MODE = "simulator"
+# tournament.injected setting -> the tag that records it.
+INJECTION_TAGS = {"seed": "injection_seed", "rate": "injection_rate",
+                  "anomaly_mix": "injection_mix", "max_trades": "injection_max_trades"}
+
+
+def labels_mode_of(tags: Mapping[str, str]) -> str:
+    """The training-labels mode a run's tags record."""
+    return tags.get(LABELS_MODE_TAG, DEFAULT_LABELS_MODE)
+
+
+def injection_tags(injected: Mapping[str, Any]) -> dict[str, str]:
+    """``tournament.injected`` as run tags (JSON values, so that they read back exactly)."""
+    return {tag: json.dumps(injected.get(setting)) for setting, tag in INJECTION_TAGS.items()}
+
+
+def injection_of(tags: Mapping[str, str]) -> dict[str, Any]:
+    """The ``tournament.injected`` settings a run's tags record (``injection_tags`` reversed);
+    a setting the run did not record is None."""
+    return {setting: json.loads(tags[tag]) if tag in tags else None
+            for setting, tag in INJECTION_TAGS.items()}

@@ -8,7 +8,7 @@ through the catalog: Kedro orders them by data and kedro-viz draws the registry 
   validated, reverted if validation fails, recorded in MLflow. A load after a save returns the
   champion after the move with the move's record as ``change``.
 - ``ChallengerDataset``: load = the newest version still awaiting a decision, with what its
-  training run logged (the evidence the promotion rules check).
+  training run logged (the evidence the promotion rules check, its labels mode), found once.
 - ``RecordDataset``: a JSON record (versioned file) that is also an MLflow record run: its
   checks as tags and metrics, its outcome, the JSON itself.
 
@@ -180,17 +180,26 @@ class Challenger:
 class ChallengerDataset(AbstractDataset[None, "Challenger | None"]):
     """The version a deployment decides on (``promotion.challenger.newest_challenger``), or
     None; the tournament registers it, so in ``retraining`` the decision follows the tournament
-    by data (``tournament_winner@registry``)."""
+    by data (``tournament_winner@registry``).
+
+    Found once per run (per catalog): every node that loads it (the rows to judge on, the
+    decision) gets the same version, even if a tournament registers a newer one meanwhile."""
 
     def __init__(self, *, registered_model_name: str,
                  metadata: dict[str, Any] | None = None) -> None:
         self._name = registered_model_name
         self.metadata = metadata
+        self._found: tuple[Challenger | None] | None = None
 
     def _describe(self) -> dict[str, Any]:
         return {"registered_model_name": self._name}
 
     def load(self) -> Challenger | None:
+        if self._found is None:
+            self._found = (self._newest(),)
+        return self._found[0]
+
+    def _newest(self) -> Challenger | None:
         client = registry.client()
         champion = read_aliases(client, self._name).champion
         latest = newest_challenger(client, self._name, champion)

@@ -19,31 +19,32 @@ from mlflow.tracking import MlflowClient
 from financial_mlops import registry
 from financial_mlops.build_info import UNKNOWN
 from financial_mlops.errors import UserError
+from financial_mlops.lineage import labels_mode_of
 from financial_mlops.spark import on_databricks
 
 DECISION_TAG = "promotion_decision"
 STABILITY_METRICS = ("train_val_gap", "batch_pr_auc_spread")
 OOD_METRICS = ("ood_test_pr_auc", "rule_ood_test_pr_auc")
-# The lineage each training-labels mode produces (tournament.labels): injected labels come from
-# silver, not from an anomaly_labels table, and carry the seed that made them.
-LABEL_LINEAGE = {
-    "simulator": ["delta_version.anomaly_labels"],
-    "injected": ["delta_version.silver_trades_existing", "injection_seed"],
-}
-
-
-def required_for_mode(required: Mapping[str, list[str]], mode: str | None
-                      ) -> dict[str, list[str]]:
-    """``required`` with the label-lineage tags of the run's ``labels_mode`` (simulator when
-    the run predates modes) in place of the other modes'."""
-    other = {tag for tags in LABEL_LINEAGE.values() for tag in tags}
-    own = LABEL_LINEAGE.get(mode or "simulator", [])
-    tags = list(required.get("tags", []))
-    if any(tag in other for tag in tags):
-        tags = [tag for tag in tags if tag not in other] + own
-    return {**required, "tags": tags}
+RUN_ITEM_KINDS = ("params", "metrics", "tags", "artifacts")
+BY_LABELS_MODE = "by_labels_mode"
 
 logger = logging.getLogger(__name__)
+
+def required_for_mode(required: Mapping[str, Any], mode: str) -> dict[str, list[str]]:
+    """What a run trained in labels ``mode`` must hold: ``required``'s lists plus those its
+    ``by_labels_mode`` entry for the mode adds (the lineage that mode produces)."""
+    by_mode = required.get(BY_LABELS_MODE)
+    if by_mode is not None and mode not in by_mode:
+        raise UserError(f"deployment.required.{BY_LABELS_MODE} has no entry for the "
+                        f"challenger's labels mode '{mode}' (it has {', '.join(by_mode)})")
+    lists = [{k: v for k, v in required.items() if k != BY_LABELS_MODE},
+             (by_mode or {}).get(mode) or {}]
+    unknown = {kind for items in lists for kind in items} - set(RUN_ITEM_KINDS)
+    if unknown:
+        raise UserError(f"deployment.required has unknown kinds {sorted(unknown)}: use "
+                        f"{', '.join(RUN_ITEM_KINDS)} (and {BY_LABELS_MODE})")
+    return {kind: [name for items in lists for name in items.get(kind) or []]
+            for kind in RUN_ITEM_KINDS}
 
 
 def newest_challenger(client: MlflowClient, name: str, champion: str | None
@@ -80,17 +81,13 @@ def run_items(client: MlflowClient, version: ModelVersion) -> dict[str, Any]:
             "tags": dict(data.tags), "artifacts": sorted(_artifacts(client, version))}
 
 
-def run_evidence(items: Mapping[str, Any], version: str, required: Mapping[str, list[str]]
-                 ) -> dict:
-    """The required run items (``run_items``) the version lacks (``metric test_f1``,
-    ``artifact model``...) and its stability metrics, as logged by the tournament."""
+def run_evidence(items: Mapping[str, Any], version: str, required: Mapping[str, Any]) -> dict:
+    """The required run items (``run_items``; ``required_for_mode`` of the run's labels mode)
+    the version lacks (``metric test_f1``, ``artifact model``...) and its stability metrics, as
+    logged by the tournament."""
     if not items.get("run_id"):
         return {"missing": [f"the training run of version {version}"]}
-    unknown = set(required) - {"params", "metrics", "tags", "artifacts"}
-    if unknown:
-        raise UserError(f"deployment.required has unknown kinds {sorted(unknown)}: use params, "
-                        "metrics, tags and artifacts")
-    required = required_for_mode(required, items["tags"].get("labels_mode"))
+    required = required_for_mode(required, labels_mode_of(items["tags"]))
     missing = [f"{kind.removesuffix('s')} {item}" for kind, names in required.items()
                for item in names if item not in items[kind]]
     if items["tags"].get("git_sha") == UNKNOWN and "git_sha" in required.get("tags", []):

@@ -10,7 +10,6 @@ import pytest
 from financial_mlops.errors import UserError
 from financial_mlops.modeling.injected import inject_anomalies, symbol_behaviour
 from financial_mlops.pipelines.tournament.nodes import labelled_trades
-from financial_mlops.promotion.challenger import required_for_mode
 from tests.pipelines.features.conftest import load_features_params
 from tests.pipelines.tournament.conftest import tiny_budget
 
@@ -93,10 +92,3 @@ def test_injected_mode_builds_gold_features_for_a_copy_of_silver(spark):
     with pytest.raises(UserError, match="tournament.labels is 'guessed'"):
         labelled_trades(None, None, silver, params, load_features_params())
 
-
-def test_completeness_asks_for_the_lineage_of_the_runs_label_mode():
-    required = {"tags": ["git_sha", "delta_version.anomaly_labels", "candidate"]}
-    assert required_for_mode(required, None)["tags"] == [
-        "git_sha", "candidate", "delta_version.anomaly_labels"]
-    assert required_for_mode(required, "injected")["tags"] == [
-        "git_sha", "candidate", "delta_version.silver_trades_existing", "injection_seed"]

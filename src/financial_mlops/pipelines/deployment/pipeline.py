@@ -4,7 +4,7 @@ from financial_mlops.alerts.events import deployment_events
 from financial_mlops.pipelines.deployment.nodes import (
     apply_promotion,
     decide_promotion,
-    recent_labelled_slice,
+    scoring_slice,
 )
 from financial_mlops.promotion.change import change_record
 from financial_mlops.promotion.records import ensure_succeeded
@@ -17,10 +17,13 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             node(
-                recent_labelled_slice,
-                inputs=["gold_trade_features@delta", "anomaly_labels", "params:deployment"],
+                # Rows of the kind the challenger learnt from: labelled gold, or held-out
+                # silver trades with injected anomalies (its run's labels_mode).
+                scoring_slice,
+                inputs=["gold_trade_features@delta", "anomaly_labels", "silver_trades_existing",
+                        "tournament_winner@registry", "params:deployment", "params:features"],
                 outputs="deployment_scoring_slice",
-                name="take_recent_labelled_slice",
+                name="take_scoring_slice",
             ),
             node(
                 decide_promotion,

@@ -22,7 +22,14 @@ from threadpoolctl import threadpool_limits
 
 from financial_mlops.errors import UserError
 from financial_mlops.features import trade_features
-from financial_mlops.lineage import delta_version_tags, git_sha
+from financial_mlops.lineage import (
+    DEFAULT_LABELS_MODE,
+    LABEL_MODES,
+    LABELS_MODE_TAG,
+    delta_version_tags,
+    git_sha,
+    injection_tags,
+)
 from financial_mlops.modeling.candidates import (
     BASELINE_KIND,
     FITTERS,
@@ -33,7 +40,8 @@ from financial_mlops.modeling.candidates import (
     matching_columns,
 )
 from financial_mlops.modeling.charts import leaderboard_figure, pr_curves_figure
-from financial_mlops.modeling.injected import TRADE_COLUMNS, inject_anomalies
+from financial_mlops.modeling.injected import inject_anomalies
+from financial_mlops.modeling.injected_gold import injected_gold
 from financial_mlops.modeling.metrics import (
     batch_pr_auc_spread,
     best_f1_threshold,
@@ -50,13 +58,10 @@ log = logging.getLogger(__name__)
 
 SLICES = ("train", "validation", "test")
 FEATURE_PREFIX = "f_"
-# Where the training labels come from (tournament.labels; docs/tournament.md).
-LABEL_MODES = ("simulator", "injected")
-LABELS_MODE_TAG = "labels_mode"
 
 
 def labels_mode(tournament: dict) -> str:
-    mode = tournament.get("labels", "simulator")
+    mode = tournament.get("labels", DEFAULT_LABELS_MODE)
     if mode not in LABEL_MODES:
         raise UserError(f"tournament.labels is '{mode}': use one of {', '.join(LABEL_MODES)}")
     return mode
@@ -68,24 +73,20 @@ def labelled_trades(gold: DataFrame, labels: DataFrame, silver: DataFrame, tourn
 
     ``simulator``: gold and the source's ``anomaly_labels``. ``injected``: the newest
     ``injected.max_trades`` silver trades with labelled anomalies injected into a copy in
-    memory (``modeling.injected``), their features computed by gold's own function; nothing of
-    it is written to any table.
+    memory (``modeling.injected_gold``), their features computed by gold's own function;
+    nothing of it is written to any table.
     """
     if labels_mode(tournament) == "simulator":
         return gold, labels
     settings = tournament["injected"]
     newest = silver.orderBy(F.desc("event_time")).limit(int(settings["max_trades"]))
-    trades = newest.select(*TRADE_COLUMNS).toPandas()
-    injected, injected_labels = inject_anomalies(trades, rate=float(settings["rate"]),
-                                                 seed=int(settings["seed"]),
-                                                 mix=settings.get("anomaly_mix"))
-    spark = silver.sparkSession
-    rows = from_pandas(spark, injected, silver.select(*TRADE_COLUMNS).schema)
-    log.info("Injected %d labelled anomalies into a copy of %d silver trades",
-             int(injected_labels["is_anomaly"].sum()), len(trades))
-    return (trade_features(rows, features["gold"]),
-            from_pandas(spark, injected_labels,
-                        "trade_id string, is_anomaly int, anomaly_type string"))
+    rows, injected_labels = injected_gold(newest, settings, seed=int(settings["seed"]),
+                                          gold=features["gold"])
+    log.info("Injected %d labelled anomalies into a copy of the %d newest silver trades",
+             int(injected_labels["is_anomaly"].sum()),
+             int((injected_labels["is_anomaly"] == 0).sum()))
+    return rows, from_pandas(silver.sparkSession, injected_labels,
+                             "trade_id string, is_anomaly int, anomaly_type string")
 
 
 @dataclass
@@ -248,11 +249,9 @@ def _lineage_tags(frame: pd.DataFrame, features: list[str], tournament: dict
     where its labels came from (deployment judges it on rows of that kind)."""
     starts = frame.groupby("split", sort=False)["event_time"].min()
     mode = labels_mode(tournament)
-    injected = tournament["injected"] if mode == "injected" else {}
     return {
         LABELS_MODE_TAG: mode,
-        **({"injection_seed": str(injected["seed"]), "injection_rate": str(injected["rate"])}
-           if injected else {}),
+        **(injection_tags(tournament["injected"]) if mode == "injected" else {}),
         "git_sha": git_sha(),
         "feature_list": json.dumps(features),
         "data_window": f"{frame['event_time'].min().isoformat()}/"
