@@ -129,8 +129,8 @@ def main() -> int:
             context = session.load_context()
             catalog, drift = context.catalog, context.params["drift"]
             (window, coverage), select_s = _timed(
-                select_window, catalog.load("gold_trade_features@delta"), catalog.load("silver_trades"),
-                catalog.load("anomaly_labels"), {}, drift)
+                select_window, catalog.load("gold_trade_features@delta"),
+                catalog.load("silver_trades"), catalog.load("anomaly_labels"), {}, drift)
             champion = catalog.load("drift_champion")
             check, check_s = _timed(check_drift, window, coverage, champion, drift)
             _, report_s = _timed(report_drift, check, drift)
