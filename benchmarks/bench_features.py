@@ -19,11 +19,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
+from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 
@@ -31,11 +33,14 @@ from financial_mlops.datasets import DeltaDataset, LandingZoneDataset
 from financial_mlops.features import trade_features
 from financial_mlops.features.bronze import parse_landing_lines
 from financial_mlops.pipelines.features import create_pipeline
+from financial_mlops.settings import CONFIG_LOADER_ARGS
 from financial_mlops.sources.simulator import simulate_batch
 from financial_mlops.spark import get_spark
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from concentrated_market import CHUNK, landing_files  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
-CHUNK = 100_000  # trades per simulated batch (one landing file each)
 REPEATS = 3  # gold builds per size and incremental runs per case; the median is reported
 
 
@@ -75,6 +80,18 @@ class Market:
         return trades.to_json(orient="records", lines=True).splitlines()
 
 
+class ConcentratedMarket:
+    """The real-shaped market of ``concentrated_market``: its cached files, in order."""
+
+    def __init__(self, trades: int) -> None:
+        self.files = iter(landing_files(trades))
+
+    def lines(self, n: int) -> list[str]:
+        lines = next(self.files).read_text().splitlines()
+        assert len(lines) == n, (len(lines), n)
+        return lines
+
+
 class Project:
     """Bronze plus the features catalog, under one folder."""
 
@@ -83,8 +100,10 @@ class Project:
         self.landing = LandingZoneDataset(path=str(root / "landing"))
         self.bronze = DeltaDataset(path=str(root / "bronze"), save_args={
             "mode": "append", "checkpoint": str(root / "bronze_checkpoint")})
-        entries = yaml.safe_load((REPO / "conf/base/catalog_features.yml").read_text())
-        config = {name: entry for name, entry in entries.items() if not name.startswith("_")}
+        # Resolved as a run resolves them (${local:}, ${uc:}, ${by_platform:}), locally.
+        names = yaml.safe_load((REPO / "conf/base/catalog_features.yml").read_text())
+        entries = OmegaConfigLoader(str(REPO / "conf"), **CONFIG_LOADER_ARGS)["catalog"]
+        config = {name: entries[name] for name in names if not name.startswith("_")}
         for entry in config.values():
             for key in ("path", "filepath"):
                 if key in entry and not entry[key].startswith(str(root)):
@@ -108,8 +127,10 @@ class Project:
         return self.catalog.load(name)
 
 
-def full_build(spark, tmp: Path, size: int, params: dict) -> tuple[Project, Market]:
-    project, market = Project(tmp / f"history_{size}", params), Market(seed=size)
+def full_build(spark, tmp: Path, size: int, params: dict, universe: str
+               ) -> tuple[Project, Market]:
+    market = ConcentratedMarket(size) if universe == "concentrated" else Market(seed=size)
+    project = Project(tmp / f"history_{size}", params)
     project.ingest(market, size)
     watch = project.run_features(spark)
     silver = project.table("silver_trades")
@@ -148,6 +169,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 4_000_000])
     parser.add_argument("--increment", type=int, default=10_000)
+    parser.add_argument("--universe", choices=("simulator", "concentrated"), default="simulator")
     args = parser.parse_args()
     params = yaml.safe_load((REPO / "conf/base/parameters_features.yml").read_text())["features"]
     spark = get_spark(yaml.safe_load((REPO / "conf/base/spark.yml").read_text()))
@@ -158,8 +180,8 @@ def main() -> None:
         warm.ingest(Market(seed=3), 20_000)
         warm.run_features(spark)
         for size in args.sizes:
-            project, market = full_build(spark, Path(tmp), size, params)
-            if size == args.sizes[0]:
+            project, market = full_build(spark, Path(tmp), size, params, args.universe)
+            if size == args.sizes[0] and args.universe == "simulator":
                 incremental(spark, Path(tmp), project, market, args.increment, params)
 
 
