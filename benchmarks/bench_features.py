@@ -6,7 +6,15 @@
 - an incremental run adding 10k trades to a 1M-trade history: within 2x of the same run
   adding 10k trades to empty tables (median of 3 runs each).
 
+- ``--universe concentrated`` (issue 17): the real-shaped market of ``concentrated_market.py``
+  (4 symbols, the largest 45 % of the trades; e.g. ``--sizes 3000000``): gold >= 150k
+  trades/s, and the whole run within 10x of the Polars anchor (no incremental part).
+
+Every size also runs the Polars anchor (``polars_anchor.py``) on the same landing files and
+prints Spark's time against it.
+
     .venv/bin/python benchmarks/bench_features.py [--sizes 1000000 4000000] [--increment 10000]
+                                                  [--universe simulator|concentrated]
 
 Bronze is filled by the ingestion's own datasets and parser; the features pipeline runs through
 Kedro's runner on the project's catalog entries (conf/base/catalog_features.yml), rooted in a
@@ -30,18 +38,20 @@ from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 
 from financial_mlops.datasets import DeltaDataset, LandingZoneDataset
-from financial_mlops.features import trade_features
 from financial_mlops.features.bronze import parse_landing_lines
+from financial_mlops.features.gold import in_time_order, parallel_trade_features
 from financial_mlops.pipelines.features import create_pipeline
 from financial_mlops.settings import CONFIG_LOADER_ARGS
 from financial_mlops.sources.simulator import simulate_batch
 from financial_mlops.spark import get_spark
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import polars_anchor  # noqa: E402
 from concentrated_market import CHUNK, landing_files  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 REPEATS = 3  # gold builds per size and incremental runs per case; the median is reported
+TARGET = {"simulator": 100_000, "concentrated": 150_000}  # gold trades/s
 
 
 class Stopwatch:
@@ -132,22 +142,39 @@ def full_build(spark, tmp: Path, size: int, params: dict, universe: str
     market = ConcentratedMarket(size) if universe == "concentrated" else Market(seed=size)
     project = Project(tmp / f"history_{size}", params)
     project.ingest(market, size)
-    watch = project.run_features(spark)
+    whole = project.run_features(spark)
     silver = project.table("silver_trades")
     assert silver.count() == size, silver.count()
     print(f"{size:>9,} trades  features pipeline, bronze -> silver + quarantine -> gold: "
-          f"{watch.rate(size)}")
+          f"{whole.rate(size)}")
     builds = []
     for k in range(REPEATS):
         gold = DeltaDataset(path=str(tmp / f"gold_{size}_{k}"), save_args=project.gold_save_args)
         with Stopwatch(spark) as watch:
-            gold.save(trade_features(silver, params["gold"]))
+            gold.save(in_time_order(parallel_trade_features(silver, params["gold"])))
         builds.append(watch)
     median = sorted(builds, key=lambda w: w.wall)[REPEATS // 2]
-    print(f"{size:>9,} trades  gold build, silver -> gold Delta (target >= 100,000/s):   "
-          f"{median.rate(size)}  [median of {REPEATS}; walls "
+    print(f"{size:>9,} trades  gold build, silver -> gold Delta (target >= {TARGET[universe]:,}/s):"
+          f"   {median.rate(size)}  [median of {REPEATS}; walls "
           f"{', '.join(f'{w.wall:.1f}' for w in builds)} s]")
+    anchor(project, size, params, whole, median)
     return project, market
+
+
+def anchor(project: Project, size: int, params: dict, whole: Stopwatch, gold: Stopwatch) -> None:
+    """The same landing files through the Polars anchor, and Spark's time against it, by wall
+    time and by CPU time spread over 2 cores (Polars uses both)."""
+    with tempfile.TemporaryDirectory() as out:
+        polars = polars_anchor.run(polars_anchor.landing_files([project.root / "landing"]),
+                                   Path(out), params["gold"])
+    assert polars["rows"] == size, polars["rows"]
+    idle = polars["cpu"] / 2
+    print(f"{size:>9,} trades  Polars anchor, JSON -> silver -> gold Parquet: "
+          f"{polars['total']:6.1f} s (gold {polars['gold']:.1f} s; CPU {polars['cpu']:.1f} s: "
+          f"{idle:.1f} s on 2 idle cores)")
+    print(f"{size:>9,} trades  Spark / Polars, whole features run (target <= 10): wall "
+          f"{whole.wall / polars['total']:.1f}x, CPU on 2 cores {whole.cpu / 2 / idle:.1f}x; "
+          f"gold: wall {gold.wall / polars['gold']:.1f}x")
 
 
 def incremental(spark, tmp: Path, history: Project, market: Market, increment: int,
