@@ -137,7 +137,7 @@ class Project:
         return self.catalog.load(name)
 
 
-def full_build(spark, tmp: Path, size: int, params: dict, universe: str
+def full_build(spark, tmp: Path, size: int, params: dict, universe: str, repeats: int
                ) -> tuple[Project, Market]:
     market = ConcentratedMarket(size) if universe == "concentrated" else Market(seed=size)
     project = Project(tmp / f"history_{size}", params)
@@ -148,14 +148,14 @@ def full_build(spark, tmp: Path, size: int, params: dict, universe: str
     print(f"{size:>9,} trades  features pipeline, bronze -> silver + quarantine -> gold: "
           f"{whole.rate(size)}")
     builds = []
-    for k in range(REPEATS):
+    for k in range(repeats):
         gold = DeltaDataset(path=str(tmp / f"gold_{size}_{k}"), save_args=project.gold_save_args)
         with Stopwatch(spark) as watch:
             gold.save(in_time_order(parallel_trade_features(silver, params["gold"])))
         builds.append(watch)
-    median = sorted(builds, key=lambda w: w.wall)[REPEATS // 2]
+    median = sorted(builds, key=lambda w: w.wall)[repeats // 2]
     print(f"{size:>9,} trades  gold build, silver -> gold Delta (target >= {TARGET[universe]:,}/s):"
-          f"   {median.rate(size)}  [median of {REPEATS}; walls "
+          f"   {median.rate(size)}  [median of {repeats}; walls "
           f"{', '.join(f'{w.wall:.1f}' for w in builds)} s]")
     anchor(project, size, params, whole, median)
     return project, market
@@ -197,6 +197,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 4_000_000])
     parser.add_argument("--increment", type=int, default=10_000)
     parser.add_argument("--universe", choices=("simulator", "concentrated"), default="simulator")
+    parser.add_argument("--repeats", type=int, default=REPEATS, help="gold builds per size")
     args = parser.parse_args()
     params = yaml.safe_load((REPO / "conf/base/parameters_features.yml").read_text())["features"]
     spark = get_spark(yaml.safe_load((REPO / "conf/base/spark.yml").read_text()))
@@ -207,7 +208,8 @@ def main() -> None:
         warm.ingest(Market(seed=3), 20_000)
         warm.run_features(spark)
         for size in args.sizes:
-            project, market = full_build(spark, Path(tmp), size, params, args.universe)
+            project, market = full_build(spark, Path(tmp), size, params, args.universe,
+                                         args.repeats)
             if size == args.sizes[0] and args.universe == "simulator":
                 incremental(spark, Path(tmp), project, market, args.increment, params)
 
