@@ -39,7 +39,7 @@ from kedro.runner import SequentialRunner
 
 from financial_mlops.datasets import DeltaDataset, LandingZoneDataset
 from financial_mlops.features.bronze import parse_landing_lines
-from financial_mlops.features.gold import in_time_order, parallel_trade_features
+from financial_mlops.features.gold import parallel_trade_features
 from financial_mlops.pipelines.features import create_pipeline
 from financial_mlops.settings import CONFIG_LOADER_ARGS
 from financial_mlops.sources.simulator import simulate_batch
@@ -151,7 +151,7 @@ def full_build(spark, tmp: Path, size: int, params: dict, universe: str, repeats
     for k in range(repeats):
         gold = DeltaDataset(path=str(tmp / f"gold_{size}_{k}"), save_args=project.gold_save_args)
         with Stopwatch(spark) as watch:
-            gold.save(in_time_order(parallel_trade_features(silver, params["gold"])))
+            gold.save(parallel_trade_features(silver, params["gold"]))
         builds.append(watch)
     median = sorted(builds, key=lambda w: w.wall)[repeats // 2]
     print(f"{size:>9,} trades  gold build, silver -> gold Delta (target >= {TARGET[universe]:,}/s):"

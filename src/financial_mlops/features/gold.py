@@ -184,7 +184,8 @@ def _sum_between(value: Column | None, order: Window, start: int, end: int) -> C
     ``time_ranges``, the history tail of an incremental run): the same trade gets the same sum.
     """
     exact = "long" if value is None else _EXACT
-    value = F.lit(1).cast(exact) if value is None else value.cast(exact)
+    # try_cast: an absurd price (over 1e26) is left out rather than failing the run.
+    value = F.lit(1).cast(exact) if value is None else value.try_cast(exact)
 
     def running(upto: int) -> Column:
         total = F.sum(value).over(order.rangeBetween(Window.unboundedPreceding, upto))
