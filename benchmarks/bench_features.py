@@ -6,7 +6,15 @@
 - an incremental run adding 10k trades to a 1M-trade history: within 2x of the same run
   adding 10k trades to empty tables (median of 3 runs each).
 
+- ``--universe concentrated`` (issue 17): the real-shaped market of ``concentrated_market.py``
+  (4 symbols, the largest 45 % of the trades; e.g. ``--sizes 3000000``): gold >= 150k
+  trades/s, and the whole run within 10x of the Polars anchor (no incremental part).
+
+Every size also runs the Polars anchor (``polars_anchor.py``) on the same landing files and
+prints Spark's time against it.
+
     .venv/bin/python benchmarks/bench_features.py [--sizes 1000000 4000000] [--increment 10000]
+                                                  [--universe simulator|concentrated]
 
 Bronze is filled by the ingestion's own datasets and parser; the features pipeline runs through
 Kedro's runner on the project's catalog entries (conf/base/catalog_features.yml), rooted in a
@@ -19,24 +27,31 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
+from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 
 from financial_mlops.datasets import DeltaDataset, LandingZoneDataset
-from financial_mlops.features import trade_features
 from financial_mlops.features.bronze import parse_landing_lines
+from financial_mlops.features.gold import parallel_trade_features
 from financial_mlops.pipelines.features import create_pipeline
+from financial_mlops.settings import CONFIG_LOADER_ARGS
 from financial_mlops.sources.simulator import simulate_batch
 from financial_mlops.spark import get_spark
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import polars_anchor  # noqa: E402
+from concentrated_market import CHUNK, landing_files  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
-CHUNK = 100_000  # trades per simulated batch (one landing file each)
 REPEATS = 3  # gold builds per size and incremental runs per case; the median is reported
+TARGET = {"simulator": 100_000, "concentrated": 150_000}  # gold trades/s
 
 
 class Stopwatch:
@@ -75,6 +90,18 @@ class Market:
         return trades.to_json(orient="records", lines=True).splitlines()
 
 
+class ConcentratedMarket:
+    """The real-shaped market of ``concentrated_market``: its cached files, in order."""
+
+    def __init__(self, trades: int) -> None:
+        self.files = iter(landing_files(trades))
+
+    def lines(self, n: int) -> list[str]:
+        lines = next(self.files).read_text().splitlines()
+        assert len(lines) == n, (len(lines), n)
+        return lines
+
+
 class Project:
     """Bronze plus the features catalog, under one folder."""
 
@@ -83,8 +110,10 @@ class Project:
         self.landing = LandingZoneDataset(path=str(root / "landing"))
         self.bronze = DeltaDataset(path=str(root / "bronze"), save_args={
             "mode": "append", "checkpoint": str(root / "bronze_checkpoint")})
-        entries = yaml.safe_load((REPO / "conf/base/catalog_features.yml").read_text())
-        config = {name: entry for name, entry in entries.items() if not name.startswith("_")}
+        # Resolved as a run resolves them (${local:}, ${uc:}, ${by_platform:}), locally.
+        names = yaml.safe_load((REPO / "conf/base/catalog_features.yml").read_text())
+        entries = OmegaConfigLoader(str(REPO / "conf"), **CONFIG_LOADER_ARGS)["catalog"]
+        config = {name: entries[name] for name in names if not name.startswith("_")}
         for entry in config.values():
             for key in ("path", "filepath"):
                 if key in entry and not entry[key].startswith(str(root)):
@@ -108,25 +137,44 @@ class Project:
         return self.catalog.load(name)
 
 
-def full_build(spark, tmp: Path, size: int, params: dict) -> tuple[Project, Market]:
-    project, market = Project(tmp / f"history_{size}", params), Market(seed=size)
+def full_build(spark, tmp: Path, size: int, params: dict, universe: str, repeats: int
+               ) -> tuple[Project, Market]:
+    market = ConcentratedMarket(size) if universe == "concentrated" else Market(seed=size)
+    project = Project(tmp / f"history_{size}", params)
     project.ingest(market, size)
-    watch = project.run_features(spark)
+    whole = project.run_features(spark)
     silver = project.table("silver_trades")
     assert silver.count() == size, silver.count()
     print(f"{size:>9,} trades  features pipeline, bronze -> silver + quarantine -> gold: "
-          f"{watch.rate(size)}")
+          f"{whole.rate(size)}")
     builds = []
-    for k in range(REPEATS):
+    for k in range(repeats):
         gold = DeltaDataset(path=str(tmp / f"gold_{size}_{k}"), save_args=project.gold_save_args)
         with Stopwatch(spark) as watch:
-            gold.save(trade_features(silver, params["gold"]))
+            gold.save(parallel_trade_features(silver, params["gold"]))
         builds.append(watch)
-    median = sorted(builds, key=lambda w: w.wall)[REPEATS // 2]
-    print(f"{size:>9,} trades  gold build, silver -> gold Delta (target >= 100,000/s):   "
-          f"{median.rate(size)}  [median of {REPEATS}; walls "
+    median = sorted(builds, key=lambda w: w.wall)[repeats // 2]
+    print(f"{size:>9,} trades  gold build, silver -> gold Delta (target >= {TARGET[universe]:,}/s):"
+          f"   {median.rate(size)}  [median of {repeats}; walls "
           f"{', '.join(f'{w.wall:.1f}' for w in builds)} s]")
+    anchor(project, size, params, whole, median)
     return project, market
+
+
+def anchor(project: Project, size: int, params: dict, whole: Stopwatch, gold: Stopwatch) -> None:
+    """The same landing files through the Polars anchor, and Spark's time against it, by wall
+    time and by CPU time spread over 2 cores (Polars uses both)."""
+    with tempfile.TemporaryDirectory() as out:
+        polars = polars_anchor.run(polars_anchor.landing_files([project.root / "landing"]),
+                                   Path(out), params["gold"])
+    assert polars["rows"] == size, polars["rows"]
+    idle = polars["cpu"] / 2
+    print(f"{size:>9,} trades  Polars anchor, JSON -> silver -> gold Parquet: "
+          f"{polars['total']:6.1f} s (gold {polars['gold']:.1f} s; CPU {polars['cpu']:.1f} s: "
+          f"{idle:.1f} s on 2 idle cores)")
+    print(f"{size:>9,} trades  Spark / Polars, whole features run (target <= 10): wall "
+          f"{whole.wall / polars['total']:.1f}x, CPU on 2 cores {whole.cpu / 2 / idle:.1f}x; "
+          f"gold: wall {gold.wall / polars['gold']:.1f}x")
 
 
 def incremental(spark, tmp: Path, history: Project, market: Market, increment: int,
@@ -148,6 +196,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 4_000_000])
     parser.add_argument("--increment", type=int, default=10_000)
+    parser.add_argument("--universe", choices=("simulator", "concentrated"), default="simulator")
+    parser.add_argument("--repeats", type=int, default=REPEATS, help="gold builds per size")
     args = parser.parse_args()
     params = yaml.safe_load((REPO / "conf/base/parameters_features.yml").read_text())["features"]
     spark = get_spark(yaml.safe_load((REPO / "conf/base/spark.yml").read_text()))
@@ -158,8 +208,9 @@ def main() -> None:
         warm.ingest(Market(seed=3), 20_000)
         warm.run_features(spark)
         for size in args.sizes:
-            project, market = full_build(spark, Path(tmp), size, params)
-            if size == args.sizes[0]:
+            project, market = full_build(spark, Path(tmp), size, params, args.universe,
+                                         args.repeats)
+            if size == args.sizes[0] and args.universe == "simulator":
                 incremental(spark, Path(tmp), project, market, args.increment, params)
 
 

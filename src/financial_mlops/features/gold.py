@@ -22,6 +22,8 @@ ARRIVAL = "_ingested_at"
 _MICROS = 1_000_000
 _BPS = 10_000.0  # returns and deviations in basis points
 _FLAT = 1e-6  # a std under this fraction of the mean is rounding noise
+_EXACT = "decimal(38,12)"  # running sums of prices and volumes (``_sum_between``)
+_BUCKETS_PER_RANGE = 32  # time buckets per range when placing cuts (``time_ranges``)
 
 
 def history_needed(gold: Mapping[str, Any]) -> tuple[int, int]:
@@ -31,9 +33,15 @@ def history_needed(gold: Mapping[str, Any]) -> tuple[int, int]:
     return max(windows) + 1, seconds  # + 1: the typical gap spans the previous N gaps
 
 
-def trade_features(trades: DataFrame, gold: Mapping[str, Any]) -> DataFrame:
+def trade_features(trades: DataFrame, gold: Mapping[str, Any],
+                   ranges: DataFrame | None = None) -> DataFrame:
     """One row per trade: ``GOLD_KEYS`` (and ``ARRIVAL`` when ``trades`` has it) plus the
     ``f_*`` features, all finite doubles.
+
+    ``ranges`` (``time_ranges``) splits the busiest symbols into time ranges computed in
+    parallel, each with the history before it that its windows read; the rows are the same.
+    Without it each symbol is computed whole, and the function runs no Spark job (the
+    declarative pipeline defines gold with it before silver exists).
 
     Every feature is **scale-free**: a ratio, a z-score, a rank or a return, measured against
     the symbol's own recent history, so multiplying a symbol's prices or volumes by a constant
@@ -49,11 +57,13 @@ def trade_features(trades: DataFrame, gold: Mapping[str, Any]) -> DataFrame:
     """
     windows = sorted({int(n) for n in gold["windows"]})
     recent = int(gold["recent_seconds"])
-    # Symbols differ a lot in size. Ranges of symbols, cut where Spark's sample of the input
-    # balances them, keep all cores busy; hashing can stack two large symbols in one task.
-    by_symbol = trades.repartitionByRange(int(gold["partitions"]), "symbol")
+    # Symbols, and the time ranges of the busiest, differ a lot in size. Ranges of them, cut
+    # where Spark's sample of the input balances them, keep all cores busy; hashing can stack
+    # two large ones in one task.
     keys = (*GOLD_KEYS, ARRIVAL) if ARRIVAL in trades.columns else GOLD_KEYS
-    history = _history_aggregates(by_symbol, keys, windows, recent,
+    framed = _in_ranges(trades, keys, ranges).repartitionByRange(
+        int(gold["partitions"]), "symbol", "_range")
+    history = _history_aggregates(framed, keys, windows, recent,
                                   int(gold["cross_exchange_seconds"]))
     price, volume, t = F.col("price"), F.col("volume"), F.col("_t")
     longest = windows[-1]
@@ -101,12 +111,18 @@ def trade_features(trades: DataFrame, gold: Mapping[str, Any]) -> DataFrame:
     features["f_cross_exchange_dev_bps"] = ((F.try_divide(price, others_mean) - 1) * _BPS, 0.0)
 
     # Values first, then their finite form, so that no expression is evaluated twice.
-    values = history.select(
+    values = history.filter(F.col("_own")).select(
         *keys, *(value.alias(name) for name, (value, _) in features.items()))
     return values.select(
         *keys,
         *(_finite(F.col(name), neutral).alias(name) for name, (_, neutral) in features.items()),
     )
+
+
+def parallel_trade_features(trades: DataFrame, gold: Mapping[str, Any]) -> DataFrame:
+    """``trade_features`` with the busiest symbols split by ``time_ranges`` (whose two small
+    aggregations run now): what the Kedro nodes write to gold."""
+    return trade_features(trades, gold, time_ranges(trades, gold))
 
 
 def _history_aggregates(trades: DataFrame, keys: tuple[str, ...], windows: list[int],
@@ -116,12 +132,13 @@ def _history_aggregates(trades: DataFrame, keys: tuple[str, ...], windows: list[
     The sums over the previous N trades add up blocks of ``gcd(windows)`` trades, reached with
     ``lag``: Spark recomputes a sliding frame at every row, so a 100-trade sum slides five
     20-trade blocks instead of 100 values. Sums are also several times cheaper to slide than
-    ``stddev_samp``; the standard deviations come from sums of squares.
+    ``stddev_samp``; the standard deviations come from sums of squares. Sums over the last
+    seconds are differences of running sums (``_sum_between``), for the same reason.
     """
     # `_t` (event time in microseconds) first in both orders: one sort serves both.
-    in_order = Window.partitionBy("symbol").orderBy("_t", "trade_id")
-    by_time = Window.partitionBy("symbol").orderBy("_t")
-    by_venue_time = Window.partitionBy("symbol", "exchange").orderBy("_t")
+    in_order = Window.partitionBy("symbol", "_range").orderBy("_t", "trade_id")
+    by_time = Window.partitionBy("symbol", "_range").orderBy("_t")
+    by_venue_time = Window.partitionBy("symbol", "_range", "exchange").orderBy("_t")
     price, volume = F.col("price"), F.col("volume")
     block = math.gcd(*windows)
     in_block = in_order.rowsBetween(-block, -1)
@@ -130,7 +147,7 @@ def _history_aggregates(trades: DataFrame, keys: tuple[str, ...], windows: list[
             "notional": price * volume, "log_volume": log_volume,
             "log_volume_squares": log_volume * log_volume,
             "return_squares": F.col("_return") * F.col("_return")}
-    last_seconds = by_time.rangeBetween(-recent * _MICROS, 0)
+    last_seconds = (-recent * _MICROS, 0)
     # Cross-venue: all venues' sum and count minus the trade's own venue's, over the span
     # before the trade, so no venue list is needed.
     span = (-cross * _MICROS, -1)
@@ -142,26 +159,123 @@ def _history_aggregates(trades: DataFrame, keys: tuple[str, ...], windows: list[
                    F.first("_t").over(in_order)).alias("_span_start_t"),
         F.collect_list(volume).over(in_order.rowsBetween(-windows[0], -1)).alias("_sizes"),
         *(F.sum(value).over(in_block).alias(f"_block_{name}") for name, value in sums.items()),
-        F.count(F.lit(1)).over(last_seconds).alias("_recent_count"),
-        F.sum(volume).over(last_seconds).alias("_recent_volume"),
-        F.sum(price).over(by_time.rangeBetween(*span)).alias("_all_sum"),
-        F.count(price).over(by_time.rangeBetween(*span)).alias("_all_count"),
-        F.sum(price).over(by_venue_time.rangeBetween(*span)).alias("_venue_sum"),
-        F.count(price).over(by_venue_time.rangeBetween(*span)).alias("_venue_count"),
+        _sum_between(None, by_time, *last_seconds).alias("_recent_count"),
+        _sum_between(volume, by_time, *last_seconds).alias("_recent_volume"),
+        _sum_between(price, by_time, *span).alias("_all_sum"),
+        _sum_between(None, by_time, *span).alias("_all_count"),
+        _sum_between(price, by_venue_time, *span).alias("_venue_sum"),
+        _sum_between(None, by_venue_time, *span).alias("_venue_count"),
     ]
     window_sums = [
         sum((F.coalesce(F.lag(f"_block_{name}", k * block).over(in_order), F.lit(0.0))
              for k in range(1, n // block)), F.col(f"_block_{name}")).alias(f"_{name}_sum_{n}")
         for n in windows for name in sums
     ]
-    timed = trades.select(*keys, F.unix_micros("event_time").alias("_t"))
     # The log return from the previous trade (0 for the first): same window order, so the
     # extra pass needs no second sort.
-    returned = timed.select(
-        *keys, "_t",
+    returned = trades.select(
+        *keys, "_t", "_range", "_own",
         F.coalesce(F.ln(price) - F.ln(F.lag(price).over(in_order)), F.lit(0.0)).alias("_return"))
-    aggregated = returned.select(*keys, "_t", "_return", *first_pass)
+    aggregated = returned.select(*keys, "_t", "_range", "_own", "_return", *first_pass)
     return aggregated.select("*", *window_sums)
+
+
+def _sum_between(value: Column | None, order: Window, start: int, end: int) -> Column:
+    """Sum of ``value`` (count of rows when None) over the rows whose order value lies in
+    ``[current + start, current + end]``, as the difference of two running sums.
+
+    Spark re-adds a sliding range frame at every row, which for a busy symbol is thousands of
+    trades per row; a running sum adds each row once. Values are summed as decimals, so the
+    difference is exact and does not depend on where the rows start (a time range of
+    ``time_ranges``, the history tail of an incremental run): the same trade gets the same sum.
+    """
+    exact = "long" if value is None else _EXACT
+    # try_cast: an absurd price (over 1e26) is left out rather than failing the run.
+    value = F.lit(1).cast(exact) if value is None else value.try_cast(exact)
+
+    def running(upto: int) -> Column:
+        total = F.sum(value).over(order.rangeBetween(Window.unboundedPreceding, upto))
+        return F.coalesce(total, F.lit(0).cast(exact))
+
+    return (running(end) - running(start - 1)).cast("long" if exact == "long" else "double")
+
+
+def time_ranges(trades: DataFrame, gold: Mapping[str, Any]) -> DataFrame | None:
+    """Time ranges of about ``gold.range_trades`` trades for each symbol with more, to give
+    ``trade_features``; None when no symbol has that many. Two small aggregations (each
+    symbol's count and time span, then exact counts in short time buckets) place every cut
+    and the history each range reads: from the start of the latest bucket that leaves
+    ``history_needed`` trades before the cut, and at least its seconds."""
+    size = int(gold["range_trades"])
+    depth, seconds = history_needed(gold)
+    t = F.unix_micros("event_time")
+    large = (trades.groupBy("symbol")
+             .agg(F.count(F.lit(1)).alias("n"), F.min(t).alias("lo"), F.max(t).alias("hi"))
+             .filter(F.col("n") > 2 * size).collect())
+    if not large:
+        return None
+    # About 32 buckets per range: the history a range reads costs at most a bucket more
+    # than it needs.
+    widths = {row["symbol"]: (row["lo"], max(1, -(-(row["hi"] - row["lo"] + 1) * size
+                                                 // (row["n"] * _BUCKETS_PER_RANGE))))
+              for row in large}
+    bucket = None
+    for symbol, (lo, width) in widths.items():
+        index = F.floor((t - F.lit(lo)) / F.lit(width))
+        bucket = (F.when(F.col("symbol") == symbol, index) if bucket is None
+                  else bucket.when(F.col("symbol") == symbol, index))
+    counts: dict[str, dict[int, int]] = {symbol: {} for symbol in widths}
+    for row in (trades.filter(F.col("symbol").isin(sorted(widths)))
+                .groupBy("symbol", bucket.cast("long").alias("bucket")).count().collect()):
+        counts[row["symbol"]][row["bucket"]] = row["count"]
+    rows = []
+    for symbol, (lo, width) in widths.items():
+        cuts = _cuts(counts[symbol], size, depth)
+        starts = [None, *(lo + b * width for b, _ in cuts)]
+        # Where fewer than `depth` trades precede a cut, its range reads all of them.
+        reads = [None, *(None if h is None else min(lo + b * width - seconds * _MICROS,
+                                                    lo + h * width) for b, h in cuts)]
+        for k, (start, read_from) in enumerate(zip(starts, reads, strict=True)):
+            rows.append((symbol, k, start, read_from, (starts + [None])[k + 1]))
+    return trades.sparkSession.createDataFrame(
+        rows, "_range_symbol string, _range int, _from long, _read_from long, _until long")
+
+
+def _cuts(counts: dict[int, int], size: int, depth: int) -> list[tuple[int, int | None]]:
+    """(first bucket of a range, first bucket of the history it reads, None for all) for every
+    range but the first: a cut once ``size`` trades are behind and at least half as many ahead.
+    """
+    buckets = sorted(counts)
+    total, behind, cuts = sum(counts.values()), 0, []
+    for k, b in enumerate(buckets):
+        if behind >= size * (len(cuts) + 1) and total - behind >= size // 2:
+            before, history = 0, None
+            for earlier in reversed(buckets[:k]):
+                before += counts[earlier]
+                if before >= depth:
+                    history = earlier
+                    break
+            cuts.append((b, history))
+        behind += counts[b]
+    return cuts
+
+
+def _in_ranges(trades: DataFrame, keys: tuple[str, ...], ranges: DataFrame | None) -> DataFrame:
+    """``keys`` plus ``_t`` (event time in microseconds), ``_range`` and ``_own``: each
+    trade once in its own range (``_own``), and again, not owned, in each later range of its
+    symbol whose history it is."""
+    t = F.unix_micros("event_time")
+    if ranges is None:
+        return trades.select(*keys, t.alias("_t"), F.lit(0).alias("_range"),
+                             F.lit(True).alias("_own"))
+    timed = trades.select(*keys, t.alias("_t"))
+    after = F.col("_read_from").isNull() | (F.col("_t") >= F.col("_read_from"))
+    before = F.col("_until").isNull() | (F.col("_t") < F.col("_until"))
+    joined = timed.join(F.broadcast(ranges),
+                        (F.col("symbol") == F.col("_range_symbol")) & after & before, "left")
+    return joined.select(
+        *keys, "_t", F.coalesce("_range", F.lit(0)).alias("_range"),
+        (F.col("_from").isNull() | (F.col("_t") >= F.col("_from"))).alias("_own"))
 
 
 def _std_from_sums(total: Column, squares: Column, count: Column,

@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from financial_mlops.features import silver_rules, split_trades, trade_features, typed_trades
-from financial_mlops.features.gold import history_needed, in_time_order
+from financial_mlops.features.gold import history_needed, in_time_order, parallel_trade_features
 
 WATERMARK = "bronze_ingested_at_micros"
 # How far back, in multiples of `lookback_seconds`, a run looks for a symbol's history before
@@ -71,7 +71,7 @@ def build_gold(
     """
     since = watermark.get(WATERMARK)
     if since is None:  # first run: all of silver is new
-        return in_time_order(trade_features(silver, features["gold"])), next_watermark
+        return in_time_order(parallel_trade_features(silver, features["gold"])), next_watermark
     starts = (
         silver.filter(_after("_ingested_at", since))
         .groupBy("symbol").agg(F.min(F.unix_micros("event_time")).alias("_start"))
@@ -86,7 +86,7 @@ def build_gold(
     frame = _recompute_frame(silver, starts_df, {row["symbol"] for row in starts}, earliest,
                              features)
     gold = (
-        trade_features(frame, features["gold"])
+        parallel_trade_features(frame, features["gold"])
         .join(starts_df, "symbol")
         .filter(F.col("event_time") >= F.col("_start"))
         .drop("_start")
