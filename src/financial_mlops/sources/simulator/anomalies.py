@@ -58,9 +58,12 @@ class Prints:
 def plan_events(
     n_trades: int, rate: float, weights: np.ndarray, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Kinds and print counts of the events, so that labelled prints are about rate * n_trades."""
+    """Kinds and print counts of the events, so that labelled prints are about rate * n_trades
+    and each kind's share of them follows ``weights`` (a model sees as many single price jumps
+    as prints of bursts)."""
     target = round(rate * n_trades)
-    kinds = rng.choice(len(ANOMALY_KINDS), size=target, p=weights / weights.sum())
+    per_event = weights / _LENGTHS.mean(axis=1)
+    kinds = rng.choice(len(ANOMALY_KINDS), size=target, p=per_event / per_event.sum())
     lengths = rng.integers(_LENGTHS[kinds, 0], _LENGTHS[kinds, 1] + 1)
     keep = np.cumsum(lengths) <= target
     return kinds[keep], lengths[keep]

@@ -8,9 +8,8 @@ from .universe import ACTIVITY, ANNUAL_VOL, TICK
 
 TRADING_DAYS_PER_YEAR = 252
 VENUE_NOISE = 0.3  # a venue's print deviates from the mid by this fraction of a trade's move
-NORMAL_SIZE_CAP = 10.0  # in typical sizes: larger blocks print off-exchange, outside this market
 ROUND_LOT_SHARE = 0.6  # of prints of 50 shares or more
-_SIZE_LOG_SD = 0.8
+_SIZE_LOG_SD = 0.9
 _TAIL_SHARE, _TAIL_ALPHA = 0.04, 1.8
 
 
@@ -67,11 +66,11 @@ def round_lots(shares: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def draw_sizes(typical: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Heavy-tailed sizes (lognormal body, Pareto tail), capped at NORMAL_SIZE_CAP typical sizes."""
+    """Heavy-tailed sizes: a lognormal body and a Pareto tail, uncapped. Real feeds carry
+    the odd block of 20-50 typical sizes among normal prints; a market without them teaches a
+    model that any large print is an anomaly."""
     n = len(typical)
     body = rng.lognormal(0.0, _SIZE_LOG_SD, n)
     tail = rng.random(n) < _TAIL_SHARE
     x = np.where(tail, body * (1 + rng.pareto(_TAIL_ALPHA, n)), body)
-    redrawn = np.minimum(rng.lognormal(0.0, _SIZE_LOG_SD, n), NORMAL_SIZE_CAP)
-    x = np.where(x > NORMAL_SIZE_CAP, redrawn, x)
     return round_lots(x * typical, rng)

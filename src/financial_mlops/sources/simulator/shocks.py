@@ -10,7 +10,7 @@ from scipy.signal import lfilter
 
 
 def clustered_shocks(counts: np.ndarray, rng: np.random.Generator, *, dof: float = 4.0,
-                     persistence: float = 0.995, vol_of_vol: float = 0.5
+                     persistence: float = 0.995, vol_of_vol: float = 0.8
                      ) -> tuple[np.ndarray, np.ndarray]:
     """(shocks, scales) for trades grouped by symbol (``counts[s]`` trades of symbol s, in
     order): unit-variance Student-t shocks of ``dof`` degrees of freedom, and each trade's
