@@ -30,7 +30,7 @@ def simulate_batch(
     dict returned by the previous call. Batch k draws from an RNG seeded by (seed, k), so the
     same seed and state always give the same batch. `regime` shifts the market for drift tests:
     `volatility_multiplier`, `volume_multiplier` (positive, default 1) and `anomaly_mix`
-    (kind -> non-negative weight per event; kinds left out get 0; default equal weights).
+    (kind -> non-negative share of the labelled prints; kinds left out get 0; default equal).
     """
     n_trades = arguments.whole_number(n_trades, "n_trades", minimum=1)
     seed = arguments.whole_number(seed, "seed", minimum=0)

@@ -32,7 +32,7 @@ LISTINGS = (
     Listing("MSFT", 420.00, 0.20, 0.07, 100, "XNAS"),
     Listing("NVDA", 130.00, 0.50, 0.18, 200, "XNAS"),
     Listing("TSLA", 250.00, 0.60, 0.14, 100, "XNAS"),
-    Listing("AMZN", 185.00, 0.30, 0.06, 100, "XNAS"),
+    Listing("AMZN", 175.00, 0.30, 0.06, 100, "XNAS"),
     Listing("JPM", 200.00, 0.20, 0.03, 100, "XNYS"),
     Listing("XOM", 110.00, 0.25, 0.02, 100, "XNYS"),
     Listing("KO", 62.00, 0.15, 0.015, 200, "XNYS"),
