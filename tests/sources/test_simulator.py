@@ -102,13 +102,34 @@ def test_symbols_have_distinct_price_levels_and_volatilities(market):
     assert volatility["TSLA"] > 2 * volatility["AAPL"]
 
 
-def test_symbols_trade_on_several_venues_with_their_own_shares(market):
+def test_symbols_trade_on_many_venues_with_their_own_shares(market):
     trades, _, _ = market
     shares = pd.crosstab(trades["symbol"], trades["exchange"], normalize="index")
 
-    assert len(shares.columns) >= 5 and (shares > 0.05).all().all()
+    assert len(shares.columns) >= 10 and any(" " in venue for venue in shares.columns)
+    assert (shares[["XNAS", "XNYS", "ARCX", "BATS", "IEXG"]] > 0.05).all().all()
+    assert (shares > 0).all().all()  # the long tail of small venues sees every symbol
     assert shares.loc["JPM", "XNYS"] > shares.loc["AAPL", "XNYS"] + 0.1
     assert shares.loc["AAPL", "XNAS"] > shares.loc["JPM", "XNAS"] + 0.1
+
+
+def test_a_few_symbols_carry_most_prints(market):
+    trades, _, _ = market
+    share = trades["symbol"].value_counts(normalize=True)
+
+    assert share.iloc[:3].sum() > 0.5
+    assert share.iloc[-1] < 0.02 and share.iloc[0] > 10 * share.iloc[-1]
+
+
+def test_returns_are_heavy_tailed_with_clustered_volatility(market):
+    trades, labels, _ = market
+    returns = _normal_log_returns(trades, labels)
+    spy = returns[trades["symbol"] == "SPY"].dropna().to_numpy()
+    size = np.abs(spy)
+
+    assert kurtosis(spy) > 3  # a normal distribution has 0
+    # Large moves follow large moves: |returns| correlate with those 50 trades later.
+    assert np.corrcoef(size[:-50], size[50:])[0, 1] > 0.1
 
 
 def test_sizes_are_heavy_tailed_and_cluster_on_round_lots(market):
@@ -165,14 +186,16 @@ def test_wash_trades_are_identical_pairs_a_few_ms_apart():
     assert (washes["volume"] % 100 != 0).all()
 
 
-def test_volume_anomalies_are_bigger_than_any_normal_print(market):
+def test_normal_blocks_exist_and_volume_anomalies_are_larger_still(market):
     trades, labels, _ = market
     typical = trades[labels["is_anomaly"] == 0].groupby("symbol")["volume"].median()
     relative = trades["volume"] / trades["symbol"].map(typical)
     kinds = labels["anomaly_type"]
+    normal = relative[labels["is_anomaly"] == 0]
 
-    assert relative[labels["is_anomaly"] == 0].max() <= 12
-    assert relative[kinds.isin(["volume_burst", "wash_trade"])].min() > 12
+    assert (normal > 15).mean() > 0.001  # real feeds carry the odd block print
+    volume_kinds = relative[kinds.isin(["volume_burst", "wash_trade", "size_spike"])]
+    assert volume_kinds.min() > 12 and volume_kinds.median() > normal.quantile(0.999)
 
 
 def test_a_regime_shift_raises_volatility_and_volume():
@@ -234,6 +257,9 @@ def _event_time_features(trades: pd.DataFrame) -> pd.DataFrame:
     f = pd.DataFrame(index=df.index)
     f["log_return"] = by["log_price"].diff()
     f["seconds_since_previous"] = by["ts"].diff().dt.total_seconds()
+    returns = df.assign(r=f["log_return"]).groupby("symbol", sort=False)["r"]
+    volatility = returns.transform(lambda r: r.shift().rolling(100, min_periods=5).std())
+    f["run_5_z"] = by["log_price"].diff(5) / (volatility * np.sqrt(5))  # momentum bursts
     for n in (20, 100):
         for column in ("log_price", "log_volume"):
             f[f"{column}_z{n}"] = (df[column] - past(column, n, "mean")) / past(column, n, "std")
@@ -266,7 +292,8 @@ def test_a_rolling_z_score_rule_already_finds_the_anomalies(market, features):
     _, labels, _ = market
     score = features[["log_price_z20", "log_volume_z100"]].abs().max(axis=1).fillna(0)
 
-    assert average_precision_score(labels["is_anomaly"], score) > 0.3  # base rate 0.005
+    # 40x the base rate (0.005); heavy tails and normal block prints keep it well short of 1.
+    assert average_precision_score(labels["is_anomaly"], score) > 0.2
 
 
 def test_a_tree_model_on_event_time_features_reaches_the_tournament_bar(market, features):
@@ -283,5 +310,8 @@ def test_a_tree_model_on_event_time_features_reaches_the_tournament_bar(market, 
     assert average_precision_score(target[~train], score) >= 0.9
     kinds = market[1]["anomaly_type"][~train].to_numpy()
     cut = np.sort(score)[-target[~train].sum()]  # as many flagged trades as there are anomalies
-    for kind in ANOMALY_KINDS:
-        assert (score[kinds == kind] >= cut).mean() >= 0.8, f"{kind} is hard to detect"
+    # A momentum burst's first prints are single 3-6 sigma moves, common in a heavy-tailed
+    # market: only the run that follows gives it away.
+    bars = {kind: 0.4 if kind == "momentum_burst" else 0.75 for kind in ANOMALY_KINDS}
+    for kind, bar in bars.items():
+        assert (score[kinds == kind] >= cut).mean() >= bar, f"{kind} is hard to detect"

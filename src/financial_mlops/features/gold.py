@@ -24,6 +24,7 @@ _BPS = 10_000.0  # returns and deviations in basis points
 _FLAT = 1e-6  # a std under this fraction of the mean is rounding noise
 _EXACT = "decimal(38,12)"  # running sums of prices and volumes (``_sum_between``)
 _BUCKETS_PER_RANGE = 32  # time buckets per range when placing cuts (``time_ranges``)
+RUN_TRADES = 5  # trades of a momentum run (f_run_z_5); within history_needed's window
 
 
 def history_needed(gold: Mapping[str, Any]) -> tuple[int, int]:
@@ -96,6 +97,13 @@ def trade_features(trades: DataFrame, gold: Mapping[str, Any],
             F.try_divide(volume * count, F.col(f"_volume_sum_{n}")), 1.0)
         vwap = F.try_divide(F.col(f"_notional_sum_{n}"), F.col(f"_volume_sum_{n}"))
         features[f"f_vwap_dev_bps_{n}"] = ((F.try_divide(price, vwap) - 1) * _BPS, 0.0)
+    # A short run of trades all moving the same way: the log move over the last RUN_TRADES
+    # returns in units of the symbol's volatility over that many trades (momentum bursts).
+    in_order = Window.partitionBy("symbol", "_range").orderBy("_t", "trade_id")
+    run = F.ln(price) - F.ln(F.lag(price, RUN_TRADES).over(in_order))
+    run_rms = F.sqrt(F.try_divide(F.col(f"_return_squares_sum_{longest}") * RUN_TRADES,
+                                  F.least(F.col("_position") - 1, F.lit(longest))))
+    features[f"f_run_z_{RUN_TRADES}"] = (F.try_divide(run, run_rms), 0.0)
     features[f"f_size_rank_{windows[0]}"] = (_size_rank(F.col("_sizes")), 0.5)
     # Activity of the last S seconds against the symbol's typical rate: trades, and volume
     # against typical size x typical rate.

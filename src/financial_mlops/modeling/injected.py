@@ -4,8 +4,9 @@ Real sources carry no labels, and a model trained on the simulator's market tran
 another one (PITFALLS "Real market data": 0.15 PR-AUC on real trades, against 0.86 when trained
 on the same market with injected anomalies). So the tournament's ``labels: injected`` mode takes
 the user's silver trades, adds the simulator's anomaly kinds next to randomly chosen real trades,
-sized by each symbol's own behaviour (its robust trade-to-trade volatility and median print
-size), and labels them. The copy lives only in memory for training: injected prints never reach
+sized by each symbol's own behaviour measured as the simulator measures its own
+(``sources.simulator.behaviour``: trade-to-trade volatility, typical size, typical gap), and
+labels them. The copy lives only in memory for training: injected prints never reach
 bronze, silver, gold or anomaly_scores.
 """
 
@@ -21,28 +22,11 @@ from financial_mlops.sources.simulator.anomalies import (
     inject,
     plan_events,
 )
+from financial_mlops.sources.simulator.behaviour import MIN_TRADES, measure
 
 TRADE_COLUMNS = ("trade_id", "symbol", "exchange", "event_time", "price", "volume")
 INJECTED_PREFIX = "INJ-"
-_MAD_TO_SD = 1.4826
-_MIN_SIGMA = 1e-5  # 0.1 bp: a symbol that never moves still gets visible moves
-_MIN_HISTORY = 30  # trades of a symbol before one of them may anchor an event
-
-
-def symbol_behaviour(trades: pd.DataFrame) -> pd.DataFrame:
-    """Per symbol: ``sigma`` (robust sd of its trade-to-trade log returns) and
-    ``typical_size`` (median print size). ``trades`` sorted by symbol and time."""
-    returns = np.log(trades["price"]).groupby(trades["symbol"]).diff()
-    moves = returns.groupby(trades["symbol"])
-
-    def robust_sd(r: pd.Series) -> float:
-        r = r.dropna()
-        mad = (r - r.median()).abs().median() * _MAD_TO_SD if len(r) else 0.0
-        return float(mad if mad > 0 else (r.std() if len(r) > 1 else 0.0))
-
-    sigma = moves.apply(robust_sd).fillna(0.0).clip(lower=_MIN_SIGMA)
-    size = trades.groupby("symbol")["volume"].median()
-    return pd.DataFrame({"sigma": sigma, "typical_size": size})
+_MIN_HISTORY = MIN_TRADES  # trades of a symbol before one of them may anchor an event
 
 
 def inject_anomalies(trades: pd.DataFrame, *, rate: float, seed: int,
@@ -64,9 +48,10 @@ def inject_anomalies(trades: pd.DataFrame, *, rate: float, seed: int,
     rng = np.random.default_rng(seed)
     symbols, symbol = np.unique(trades["symbol"].to_numpy(dtype=str), return_inverse=True)
     venues, venue = np.unique(trades["exchange"].to_numpy(dtype=str), return_inverse=True)
-    behaviour = symbol_behaviour(trades).loc[symbols]
     price = trades["price"].to_numpy(dtype=float)
     ts_ms = trades["event_time"].to_numpy().astype("datetime64[ms]").astype(np.int64)
+    behaviour = measure(symbol, ts_ms, price, trades["volume"].to_numpy(dtype=float),
+                        len(symbols))
 
     weights = np.array([float((mix or {}).get(k, 1.0 if mix is None else 0.0))
                         for k in ANOMALY_KINDS])
@@ -77,11 +62,11 @@ def inject_anomalies(trades: pd.DataFrame, *, rate: float, seed: int,
         raise UserError(f"silver_trades has too few trades ({len(trades)}) to inject anomalies "
                         f"into: each symbol needs more than {_MIN_HISTORY}")
     at = rng.choice(eligible, size=len(kinds), replace=False)
-    sigma = behaviour["sigma"].to_numpy()[symbol[at]]
     decimals = _price_decimals(price)
     anchors = Anchors(symbol=symbol[at], ts_ms=ts_ms[at], venue=venue[at], mid=price[at],
-                      price=price[at], sigma=sigma,
-                      typical_size=behaviour["typical_size"].to_numpy()[symbol[at]],
+                      price=price[at], sigma=behaviour.sigma[symbol[at]],
+                      typical_size=behaviour.typical_size[symbol[at]],
+                      typical_gap_ms=behaviour.typical_gap_ms[symbol[at]],
                       tick=np.full(len(at), 10.0**-decimals))
     # Bursts spread over venues in the proportions the symbol's own trades use.
     starts = np.r_[0, np.cumsum(np.bincount(symbol, minlength=len(symbols)))]

@@ -106,7 +106,7 @@ def test_stable_market_stays_quiet_and_an_older_shifted_market_retrains_once(dri
     project.run("drift")
     shifted = read_delta(project.path(DRIFT_METRICS)).toPandas()
     shifted = shifted[(shifted.checked_at == shifted.checked_at.max()) & (shifted.segment == "all")]
-    assert (shifted.verdict == "alert").sum() >= 6, shifted  # far from a near miss
+    assert (shifted.verdict == "alert").sum() >= 6, shifted  # twice the 3 an alert needs
     assert shifted.window_end.max().year == 2025 and (shifted.arrived_rows == WINDOW).all()
     triggers = read_delta(project.path(TRIGGERS)).orderBy("decided_at").toPandas()
     assert list(triggers.action) == ["not_needed", "triggered"], triggers.reason.tolist()

@@ -1,8 +1,12 @@
-"""Labelled anomalies, injected as extra prints next to a normal "anchor" trade.
+"""Labelled anomalies, injected as extra prints next to a normal "anchor" trade: the one
+definition of each kind, shared by the simulator and the injector (``modeling.injected``).
 
-Each kind borrows its anchor's symbol, time, venue and market. Magnitudes are drawn from ranges
-whose low end is still several units (MIN_MOVE_UNIT) or typical sizes, so every labelled print
-stands out in per-symbol event-time features without being absurd.
+Each kind borrows its anchor's symbol, time, venue and market, and is sized by the symbol's own
+behaviour (``behaviour.measure``): price moves in units of its trade-to-trade volatility, sizes
+in units of its typical print, spacing in units of its typical gap. So the same kind is equally
+visible on a $2 stock and a $5,000 one, on a quiet symbol and a busy one, in relative features.
+The everyday kinds (a single price jump, a size spike, an odd-lot off-market print, a short
+momentum burst) sit next to the structured ones (volume bursts, wash trades, ramp and dump).
 """
 
 from dataclasses import dataclass, fields
@@ -12,28 +16,28 @@ import numpy as np
 from .market import draw_sizes, round_lots, tick_round
 from .universe import draw_venues
 
-ANOMALY_KINDS = ("price_spike", "volume_burst", "wash_trade", "off_market_print", "ramp_and_dump")
+ANOMALY_KINDS = ("price_spike", "volume_burst", "wash_trade", "off_market_print", "ramp_and_dump",
+                 "size_spike", "momentum_burst")
 # Prints per event of each kind (inclusive range), in ANOMALY_KINDS order.
-_LENGTHS = np.array([(1, 1), (3, 6), (2, 2), (1, 1), (5, 8)])
+_LENGTHS = np.array([(1, 1), (3, 6), (2, 2), (1, 1), (5, 8), (1, 1), (3, 5)])
 MAX_EVENT_SPAN_MS = 2_000  # no event lasts longer; anchors leave this much room before the close
-# Price moves are counted in units of the symbol's trade-to-trade sigma, but at least 5 bp:
-# features that are not normalised per symbol mix names whose tick is 0.2% of the price with
-# names whose sigma is 0.01%, and a few-cent print on a mega-cap is not clearly off-market.
-MIN_MOVE_UNIT = 5e-4
+_MAX_STEP_MS = MAX_EVENT_SPAN_MS // int(_LENGTHS.max())
 _DIGIT_TYPO_SHARE = 0.3  # of price spikes that are a mistyped digit rather than a sigma jump
 
 
 @dataclass(frozen=True)
 class Anchors:
-    """The normal trades events happen next to (one row per event)."""
+    """The normal trades events happen next to (one row per event), with their symbol's
+    behaviour."""
 
-    symbol: np.ndarray  # index into SYMBOLS
+    symbol: np.ndarray  # symbol number
     ts_ms: np.ndarray
-    venue: np.ndarray  # index into EXCHANGES
-    mid: np.ndarray  # the symbol's mid price at the anchor
+    venue: np.ndarray  # venue number
+    mid: np.ndarray  # the symbol's mid price at the anchor (a real market: its price)
     price: np.ndarray  # the anchor's printed price
-    sigma: np.ndarray  # the symbol's trade-to-trade log-return sd
-    typical_size: np.ndarray  # the symbol's typical print size in the current regime
+    sigma: np.ndarray  # the symbol's trade-to-trade log-return volatility
+    typical_size: np.ndarray  # the symbol's typical print size
+    typical_gap_ms: np.ndarray  # the symbol's typical time between trades
     tick: np.ndarray  # the symbol's price increment
 
     def take(self, index: np.ndarray) -> "Anchors":
@@ -54,9 +58,12 @@ class Prints:
 def plan_events(
     n_trades: int, rate: float, weights: np.ndarray, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Kinds and print counts of the events, so that labelled prints are about rate * n_trades."""
+    """Kinds and print counts of the events, so that labelled prints are about rate * n_trades
+    and each kind's share of them follows ``weights`` (a model sees as many single price jumps
+    as prints of bursts)."""
     target = round(rate * n_trades)
-    kinds = rng.choice(len(ANOMALY_KINDS), size=target, p=weights / weights.sum())
+    per_event = weights / _LENGTHS.mean(axis=1)
+    kinds = rng.choice(len(ANOMALY_KINDS), size=target, p=per_event / per_event.sum())
     lengths = rng.integers(_LENGTHS[kinds, 0], _LENGTHS[kinds, 1] + 1)
     keep = np.cumsum(lengths) <= target
     return kinds[keep], lengths[keep]
@@ -97,9 +104,15 @@ def _expand(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _log_move(a: Anchors, low: float, high: float, min_ticks: int, rng) -> np.ndarray:
-    """A log-price move of low..high units (see MIN_MOVE_UNIT), never under min_ticks ticks."""
-    moves = rng.uniform(low, high, len(a.mid)) * np.maximum(a.sigma, MIN_MOVE_UNIT)
+    """A log-price move of low..high of the symbol's sigmas, never under min_ticks ticks."""
+    moves = rng.uniform(low, high, len(a.mid)) * a.sigma
     return np.maximum(moves, min_ticks * a.tick / a.mid)
+
+
+def _gaps_ms(a: Anchors, low: float, high: float, rng) -> np.ndarray:
+    """A wait of low..high of the symbol's typical gaps, in whole ms within one event step."""
+    wait = a.typical_gap_ms * rng.uniform(low, high, len(a.mid))
+    return np.clip(np.round(wait), 1, _MAX_STEP_MS).astype(np.int64)
 
 
 def _random_sign(n: int, rng) -> np.ndarray:
@@ -114,15 +127,14 @@ def _mistyped_digit(price: np.ndarray, rng) -> np.ndarray:
     return price + (typed - digit) * place
 
 
-def _single_prints(a: Anchors, price: np.ndarray, rng) -> Prints:
-    """One ordinary-sized print per event at `price`, on the anchor's venue just after it."""
+def _single_prints(a: Anchors, price: np.ndarray, volume: np.ndarray, rng) -> Prints:
+    """One print per event at `price`, on the anchor's venue soon after it."""
     n = len(price)
-    offset = rng.integers(1, 500, n)
-    return Prints(np.arange(n), offset, price, draw_sizes(a.typical_size, rng), a.venue)
+    return Prints(np.arange(n), _gaps_ms(a, 0.05, 0.5, rng), price, volume, a.venue)
 
 
 def _price_spike(a: Anchors, lengths, rng) -> Prints:
-    """Fat finger: one print 12-30 units off, or with a mistyped digit."""
+    """Single price jump (fat finger): one print 12-30 sigmas off, or with a mistyped digit."""
     n = len(lengths)
     move = _log_move(a, 12, 30, 5, rng)
     jumped = a.mid * np.exp(_random_sign(n, rng) * move)
@@ -130,14 +142,22 @@ def _price_spike(a: Anchors, lengths, rng) -> Prints:
     big_enough = np.abs(np.log(typo / a.price)) >= move
     use_typo = big_enough & (rng.random(n) < _DIGIT_TYPO_SHARE)
     price = np.where(use_typo, typo, jumped)
-    return _single_prints(a, price, rng)
+    return _single_prints(a, price, draw_sizes(a.typical_size, rng), rng)
 
 
 def _off_market_print(a: Anchors, lengths, rng) -> Prints:
-    """One venue prints 8-20 units away from where the symbol trades everywhere else."""
+    """An odd lot printed 8-20 sigmas away from where the symbol trades everywhere else."""
     n = len(lengths)
     price = a.mid * np.exp(_random_sign(n, rng) * _log_move(a, 8, 20, 3, rng))
-    return _single_prints(a, price, rng)
+    odd_lot = np.maximum(np.floor(a.typical_size * rng.uniform(0.05, 0.8, n)), 1)
+    return _single_prints(a, price, np.where(odd_lot % 100 == 0, odd_lot + 1, odd_lot), rng)
+
+
+def _size_spike(a: Anchors, lengths, rng) -> Prints:
+    """One print of 15-60 typical sizes at the market's price."""
+    n = len(lengths)
+    price = a.mid * np.exp(a.sigma * rng.standard_normal(n))
+    return _single_prints(a, price, round_lots(a.typical_size * rng.uniform(15, 60, n), rng), rng)
 
 
 def _wash_trade(a: Anchors, lengths, rng) -> Prints:
@@ -151,16 +171,28 @@ def _wash_trade(a: Anchors, lengths, rng) -> Prints:
 
 
 def _volume_burst(a: Anchors, lengths, rng, draw_venue=draw_venues) -> Prints:
-    """Several block-sized prints of one symbol across venues within one second."""
+    """Several block-sized prints of one symbol across venues, each within a fraction of its
+    typical gap of the one before."""
     event, _ = _expand(lengths)
-    offset = np.sort(event * 1000 + rng.integers(0, 1000, len(event))) - event * 1000
+    steps = _gaps_ms(a.take(event), 0.02, 0.3, rng)
+    offset = _cumulative_within_event(steps, lengths)
     price = a.mid[event] * np.exp(a.sigma[event] * rng.standard_normal(len(event)))
     size = round_lots(a.typical_size[event] * rng.uniform(15, 50, len(event)), rng)
     return Prints(event, offset, price, size, draw_venue(a.symbol[event], rng))
 
 
+def _momentum_burst(a: Anchors, lengths, rng) -> Prints:
+    """A short run of ordinary-sized prints, each 3-6 sigmas further the same way, in quick
+    succession on the anchor's venue."""
+    event, position = _expand(lengths)
+    step = (_random_sign(len(lengths), rng) * _log_move(a, 3, 6, 1, rng))[event]
+    price = a.mid[event] * np.exp((position + 1) * step)
+    offset = _cumulative_within_event(_gaps_ms(a.take(event), 0.05, 0.3, rng), lengths)
+    return Prints(event, offset, price, draw_sizes(a.typical_size[event], rng), a.venue[event])
+
+
 def _ramp_and_dump(a: Anchors, lengths, rng) -> Prints:
-    """Prints stepping up 5-8 units each on growing size, then one sharp drop below the start."""
+    """Prints stepping up 5-8 sigmas each on growing size, then one sharp drop below the start."""
     event, position = _expand(lengths)
     step = _log_move(a, 5, 8, 2, rng)[event]
     drop = _log_move(a, 10, 25, 5, rng)[event]
@@ -168,9 +200,16 @@ def _ramp_and_dump(a: Anchors, lengths, rng) -> Prints:
     price = a.mid[event] * np.exp(np.where(is_dump, -drop, (position + 1) * step))
     base = rng.uniform(6, 10, len(lengths))[event]
     size = round_lots(a.typical_size[event] * base * (1 + 0.5 * position), rng)
-    gap = rng.integers(50, 200, len(lengths))[event]
-    offset = position * gap + rng.integers(0, 20, len(event))
+    offset = _cumulative_within_event(_gaps_ms(a.take(event), 0.1, 0.5, rng), lengths)
     return Prints(event, offset, price, size, a.venue[event])
 
 
-_MAKERS = (_price_spike, _volume_burst, _wash_trade, _off_market_print, _ramp_and_dump)
+def _cumulative_within_event(steps: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Offsets from the anchor: the running sum of each event's steps."""
+    total = np.cumsum(steps)
+    starts = np.cumsum(lengths) - lengths
+    return total - np.repeat(total[starts] - steps[starts], lengths)
+
+
+_MAKERS = (_price_spike, _volume_burst, _wash_trade, _off_market_print, _ramp_and_dump,
+           _size_spike, _momentum_burst)

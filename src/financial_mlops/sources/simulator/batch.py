@@ -5,7 +5,8 @@ import pandas as pd
 
 from . import arguments
 from .anomalies import ANOMALY_KINDS, MAX_EVENT_SPAN_MS, Anchors, inject, plan_events
-from .clock import arrival_times_ms, session_position
+from .behaviour import Behaviour, measure
+from .clock import TRADES_PER_SECOND, arrival_times_ms, session_position
 from .market import draw_sizes, per_trade_sigma, trade_to_trade_sigma, venue_prints, walk_mids
 from .state import Market, fresh_market, iso_ms, market_from_state, state_of
 from .universe import ACTIVITY, EXCHANGES, MEDIAN_SIZE, SYMBOLS, TICK, draw_venues
@@ -29,7 +30,7 @@ def simulate_batch(
     dict returned by the previous call. Batch k draws from an RNG seeded by (seed, k), so the
     same seed and state always give the same batch. `regime` shifts the market for drift tests:
     `volatility_multiplier`, `volume_multiplier` (positive, default 1) and `anomaly_mix`
-    (kind -> non-negative weight per event; kinds left out get 0; default equal weights).
+    (kind -> non-negative share of the labelled prints; kinds left out get 0; default equal).
     """
     n_trades = arguments.whole_number(n_trades, "n_trades", minimum=1)
     seed = arguments.whole_number(seed, "seed", minimum=0)
@@ -44,21 +45,26 @@ def simulate_batch(
     symbol = rng.choice(len(SYMBOLS), size=n_normal, p=ACTIVITY)
     venue = draw_venues(symbol, rng)
     sigma = per_trade_sigma(volatility)
-    log_mid, last_log_mid = walk_mids(symbol, np.log(market.mids), sigma, rng)
-    price = venue_prints(log_mid, sigma[symbol], rng)
+    log_mid, last_log_mid, local_sigma = walk_mids(symbol, np.log(market.mids), sigma, rng)
+    price = venue_prints(log_mid, local_sigma, rng)
     typical_size = MEDIAN_SIZE * volume_scale
     volume = draw_sizes(typical_size[symbol], rng)
 
+    # Anomalies are sized by each symbol's behaviour as measured on its prints, as the
+    # injector measures a user's market; the model's values stand in for a symbol with few.
+    expected = Behaviour(trade_to_trade_sigma(sigma, np.exp(last_log_mid)), typical_size,
+                         1000 / (TRADES_PER_SECOND * ACTIVITY))
+    behaviour = measure(symbol, ts_ms, price, volume, len(SYMBOLS)).filled(expected)
     at = _anchor_positions(close_ms - ts_ms, len(kinds), rng)
-    mid = np.exp(log_mid[at])
     anchors = Anchors(
         symbol=symbol[at],
         ts_ms=ts_ms[at],
         venue=venue[at],
-        mid=mid,
+        mid=np.exp(log_mid[at]),
         price=price[at],
-        sigma=trade_to_trade_sigma(sigma[symbol[at]], mid),
-        typical_size=typical_size[symbol[at]],
+        sigma=behaviour.sigma[symbol[at]],
+        typical_size=behaviour.typical_size[symbol[at]],
+        typical_gap_ms=behaviour.typical_gap_ms[symbol[at]],
         tick=np.full(len(at), TICK),
     )
     anomalous = inject(anchors, kinds, lengths, rng)

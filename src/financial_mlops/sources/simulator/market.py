@@ -1,15 +1,15 @@
-"""Normal market behaviour: per-symbol random walks, venue prints and trade sizes."""
+"""Normal market behaviour: per-symbol heavy-tailed random walks, venue prints and trade sizes."""
 
 import numpy as np
 
 from .clock import TRADES_PER_SESSION
+from .shocks import clustered_shocks
 from .universe import ACTIVITY, ANNUAL_VOL, TICK
 
 TRADING_DAYS_PER_YEAR = 252
 VENUE_NOISE = 0.3  # a venue's print deviates from the mid by this fraction of a trade's move
-NORMAL_SIZE_CAP = 10.0  # in typical sizes: larger blocks print off-exchange, outside this market
 ROUND_LOT_SHARE = 0.6  # of prints of 50 shares or more
-_SIZE_LOG_SD = 0.8
+_SIZE_LOG_SD = 0.9
 _TAIL_SHARE, _TAIL_ALPHA = 0.04, 1.8
 
 
@@ -27,12 +27,17 @@ def trade_to_trade_sigma(sigma: np.ndarray, prices: np.ndarray) -> np.ndarray:
 
 def walk_mids(
     symbol: np.ndarray, start_log_mid: np.ndarray, sigma: np.ndarray, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Log mid of each trade after a GBM step per trade of its symbol, and each symbol's last."""
-    steps = rng.standard_normal(len(symbol)) * sigma[symbol] - 0.5 * sigma[symbol] ** 2
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Log mid of each trade after a step per trade of its symbol, each symbol's last log mid,
+    and each trade's volatility. Steps are heavy-tailed with clustered volatility
+    (``shocks.clustered_shocks``), so the symbol's sd stays ``sigma``."""
     order = np.argsort(symbol, kind="stable")
-    walked = np.cumsum(steps[order])
     counts = np.bincount(symbol, minlength=len(start_log_mid))
+    shocks, scale = clustered_shocks(counts, rng)
+    local_sigma = np.empty(len(symbol))
+    local_sigma[order] = sigma[symbol[order]] * scale
+    steps = shocks * local_sigma[order] - 0.5 * local_sigma[order] ** 2
+    walked = np.cumsum(steps)
     ends = np.cumsum(counts)
     before_group = np.concatenate(([0.0], walked))[ends - counts]
     log_mid = np.empty(len(symbol))
@@ -40,7 +45,7 @@ def walk_mids(
     last = start_log_mid.copy()
     traded = counts > 0
     last[traded] = log_mid[order][ends[traded] - 1]
-    return log_mid, last
+    return log_mid, last, local_sigma
 
 
 def tick_round(prices: np.ndarray) -> np.ndarray:
@@ -61,11 +66,11 @@ def round_lots(shares: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def draw_sizes(typical: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Heavy-tailed sizes (lognormal body, Pareto tail), capped at NORMAL_SIZE_CAP typical sizes."""
+    """Heavy-tailed sizes: a lognormal body and a Pareto tail, uncapped. Real feeds carry
+    the odd block of 20-50 typical sizes among normal prints; a market without them teaches a
+    model that any large print is an anomaly."""
     n = len(typical)
     body = rng.lognormal(0.0, _SIZE_LOG_SD, n)
     tail = rng.random(n) < _TAIL_SHARE
     x = np.where(tail, body * (1 + rng.pareto(_TAIL_ALPHA, n)), body)
-    redrawn = np.minimum(rng.lognormal(0.0, _SIZE_LOG_SD, n), NORMAL_SIZE_CAP)
-    x = np.where(x > NORMAL_SIZE_CAP, redrawn, x)
     return round_lots(x * typical, rng)

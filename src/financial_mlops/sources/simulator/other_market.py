@@ -5,7 +5,7 @@ anomaly code did not make).
 It differs where real markets differ from the default one: other symbols (tickers in real
 spellings), price levels from pennies to thousands with tick sizes to match, venue names with
 spaces, activity concentrated in a few symbols (Zipf), heavy-tailed returns (Student-t, 3
-degrees of freedom) with volatility clustering (GARCH(1,1)), and heavy-tailed sizes with many
+degrees of freedom) with longer volatility clusters, and heavy-tailed sizes with many
 odd lots. It has no anomalies of its own: labels come from ``modeling.injected``.
 """
 
@@ -14,13 +14,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .shocks import clustered_shocks
+
 SYMBOLS = ("PNNY", "BRK.A", "btcusdt", "6758.T", "ES=F", "VOD.L", "SIRI", "BRK/B", "0700.HK",
            "MEME", "AMZN.MX", "XYZW")
 LEVELS = (0.05, 5200.0, 61000.0, 2900.0, 5400.0, 0.72, 3.2, 410.0, 380.0, 0.013, 3100.0, 17.5)
 VENUES = ("NASDAQ BX", "NYSE ARCA", "BATS Y", "FINRA ADF", "NASDAQ PSX", "Cboe EDGX", "MEMX",
           "IEX", "NYSE American", "XTKS", "binance")
-_T_DOF = 3
-_GARCH = (0.05, 0.90)  # (alpha, beta): shocks persist, volatility clusters
+# Heavier tails and longer calm and wild stretches than the default market's.
+_SHOCKS = {"dof": 3.0, "persistence": 0.998, "vol_of_vol": 0.7}
 
 
 def _tick(level: float) -> float:
@@ -37,16 +39,14 @@ def other_market(n_trades: int, *, seed: int = 0, start: str = "2026-03-02 00:00
     seconds = np.cumsum(rng.exponential(0.05, n_trades))
     price = np.empty(n_trades)
     volume = np.empty(n_trades)
+    counts = np.bincount(symbol, minlength=len(SYMBOLS))
+    shocks, scales = clustered_shocks(counts, rng, **_SHOCKS)
+    starts = np.cumsum(counts) - counts
     for s, level in enumerate(LEVELS):
         rows = np.flatnonzero(symbol == s)
+        own = slice(starts[s], starts[s] + counts[s])
         sigma0 = rng.uniform(2e-4, 2e-3)
-        shocks = rng.standard_t(_T_DOF, len(rows)) / np.sqrt(_T_DOF / (_T_DOF - 2))
-        variance = np.empty(len(rows))
-        v, (alpha, beta) = sigma0**2, _GARCH
-        for i, z in enumerate(shocks):  # GARCH(1,1) variance path
-            variance[i] = v
-            v = sigma0**2 * (1 - alpha - beta) + alpha * v * z * z + beta * v
-        log_price = np.log(level) + np.cumsum(np.sqrt(variance) * shocks)
+        log_price = np.log(level) + np.cumsum(sigma0 * scales[own] * shocks[own])
         tick = _tick(level)
         price[rows] = np.maximum(np.round(np.exp(log_price) / tick) * tick, tick)
         sizes_for_level = [1, 5, 40, 300, 2000, 20000] if level < 1000 else [1, 3, 10]

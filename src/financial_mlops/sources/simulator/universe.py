@@ -4,9 +4,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-EXCHANGES = ("XNAS", "XNYS", "ARCX", "BATS", "IEXG")
+# Many venues, in the spellings real feeds use (MIC codes and names with spaces); a few big
+# ones and a long tail, as in US equities.
+EXCHANGES = ("XNAS", "XNYS", "ARCX", "BATS", "IEXG", "EDGA", "NYSE National", "Cboe BYX",
+             "MIAX Pearl", "LTSE", "FINRA TRF")
 # Share of a symbol's prints each venue gets before its listing venue's bonus.
-_VENUE_BASE_SHARE = np.array([0.20, 0.15, 0.20, 0.30, 0.15])
+_VENUE_BASE_SHARE = np.array([0.20, 0.15, 0.20, 0.30, 0.15, 0.05, 0.04, 0.04, 0.03, 0.01, 0.12])
 _LISTING_VENUE_BONUS = 0.5
 
 TICK = 0.01
@@ -22,19 +25,21 @@ class Listing:
     listing_venue: str
 
 
+# Activity is concentrated: a few symbols carry most prints, many quiet ones trade rarely
+# (a quiet symbol's trade-to-trade moves are then larger, see market.per_trade_sigma).
 LISTINGS = (
-    Listing("AAPL", 190.00, 0.22, 0.14, 100, "XNAS"),
-    Listing("MSFT", 420.00, 0.20, 0.10, 100, "XNAS"),
-    Listing("NVDA", 130.00, 0.50, 0.16, 200, "XNAS"),
-    Listing("TSLA", 250.00, 0.60, 0.12, 100, "XNAS"),
-    Listing("AMZN", 185.00, 0.30, 0.09, 100, "XNAS"),
-    Listing("JPM", 200.00, 0.20, 0.06, 100, "XNYS"),
-    Listing("XOM", 110.00, 0.25, 0.05, 100, "XNYS"),
-    Listing("KO", 62.00, 0.15, 0.04, 200, "XNYS"),
-    Listing("SPY", 480.00, 0.13, 0.12, 100, "ARCX"),
-    Listing("PLTR", 25.00, 0.65, 0.06, 300, "XNAS"),
+    Listing("AAPL", 190.00, 0.22, 0.12, 100, "XNAS"),
+    Listing("MSFT", 420.00, 0.20, 0.07, 100, "XNAS"),
+    Listing("NVDA", 130.00, 0.50, 0.18, 200, "XNAS"),
+    Listing("TSLA", 250.00, 0.60, 0.14, 100, "XNAS"),
+    Listing("AMZN", 175.00, 0.30, 0.06, 100, "XNAS"),
+    Listing("JPM", 200.00, 0.20, 0.03, 100, "XNYS"),
+    Listing("XOM", 110.00, 0.25, 0.02, 100, "XNYS"),
+    Listing("KO", 62.00, 0.15, 0.015, 200, "XNYS"),
+    Listing("SPY", 480.00, 0.13, 0.26, 100, "ARCX"),
+    Listing("PLTR", 25.00, 0.65, 0.05, 300, "XNAS"),
     Listing("AMC", 4.50, 1.10, 0.04, 1000, "XNYS"),
-    Listing("F", 12.00, 0.35, 0.02, 500, "XNYS"),
+    Listing("F", 12.00, 0.35, 0.015, 500, "XNYS"),
 )
 
 SYMBOLS = tuple(listing.symbol for listing in LISTINGS)

@@ -1,0 +1,49 @@
+"""A symbol's own behaviour, measured the same way on any market: what anomalies are sized by.
+
+The simulator measures its normal prints with it and the injector (``modeling.injected``) a
+user's trades, so "12 sigma off" means the same thing on both: a $2 stock and a $5,000 one, a
+symbol trading 10 times a minute and one trading 10,000 times, get the same relative anomaly.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+MIN_TRADES = 30  # fewer trades of a symbol than this measure nothing (NaN)
+_TRIM = 0.99  # the largest 1 % of moves are left out: a market's own anomalies do not count
+_MIN_SIGMA = 1e-5  # 0.1 bp: a symbol that never moves still gets visible moves
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """Per symbol (index = symbol number); NaN where the symbol has under MIN_TRADES trades."""
+
+    sigma: np.ndarray  # RMS of its trade-to-trade log returns, largest 1 % trimmed
+    typical_size: np.ndarray  # median print size
+    typical_gap_ms: np.ndarray  # mean time between its trades
+
+    def filled(self, fallback: "Behaviour") -> "Behaviour":
+        """This behaviour, with `fallback`'s values where it measured nothing."""
+        return Behaviour(*(np.where(np.isnan(mine), theirs, mine) for mine, theirs in
+                           zip((self.sigma, self.typical_size, self.typical_gap_ms),
+                               (fallback.sigma, fallback.typical_size, fallback.typical_gap_ms),
+                               strict=True)))
+
+
+def measure(symbol: np.ndarray, ts_ms: np.ndarray, price: np.ndarray, volume: np.ndarray,
+            n_symbols: int) -> Behaviour:
+    """Each symbol's behaviour from its trades (``symbol``: index per trade, rows in time
+    order within each symbol)."""
+    sigma, size, gap = (np.full(n_symbols, np.nan) for _ in range(3))
+    order = np.argsort(symbol, kind="stable")
+    bounds = np.r_[0, np.cumsum(np.bincount(symbol, minlength=n_symbols))]
+    log_price, volume, ts_ms = np.log(price[order]), volume[order], ts_ms[order]
+    for s in np.flatnonzero(np.diff(bounds) >= MIN_TRADES):
+        rows = slice(bounds[s], bounds[s + 1])
+        moves = np.abs(np.diff(log_price[rows]))
+        kept = moves[moves <= np.quantile(moves, _TRIM)]
+        sigma[s] = max(float(np.sqrt(np.mean(kept**2))), _MIN_SIGMA)
+        size[s] = float(np.median(volume[rows]))
+        times = ts_ms[rows]
+        gap[s] = max((times[-1] - times[0]) / (len(times) - 1), 1.0)
+    return Behaviour(sigma, size, gap)
