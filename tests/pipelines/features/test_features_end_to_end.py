@@ -43,4 +43,4 @@ def test_the_whole_flow_runs_features_between_ingestion_and_training(project):
         node.name for node in flow.nodes}
     # Bronze comes from ingestion and gold goes on to the tournament, within the same flow.
     assert "bronze_trades" in flow.all_outputs()
-    assert "gold_trade_features" in flow.all_inputs()
+    assert "gold_trade_features@delta" in flow.all_inputs()
