@@ -99,8 +99,10 @@ def trade_features(trades: DataFrame, gold: Mapping[str, Any],
         features[f"f_vwap_dev_bps_{n}"] = ((F.try_divide(price, vwap) - 1) * _BPS, 0.0)
     # A short run of trades all moving the same way: the log move over the last RUN_TRADES
     # returns in units of the symbol's volatility over that many trades (momentum bursts).
+    # Taken before only each range's own rows are kept (the lag reads the range's history).
     in_order = Window.partitionBy("symbol", "_range").orderBy("_t", "trade_id")
-    run = F.ln(price) - F.ln(F.lag(price, RUN_TRADES).over(in_order))
+    history = history.withColumn("_run_start_price", F.lag(price, RUN_TRADES).over(in_order))
+    run = F.ln(price) - F.ln(F.col("_run_start_price"))
     run_rms = F.sqrt(F.try_divide(F.col(f"_return_squares_sum_{longest}") * RUN_TRADES,
                                   F.least(F.col("_position") - 1, F.lit(longest))))
     features[f"f_run_z_{RUN_TRADES}"] = (F.try_divide(run, run_rms), 0.0)
