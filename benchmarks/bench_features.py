@@ -151,7 +151,7 @@ def full_build(spark, tmp: Path, size: int, params: dict, universe: str, repeats
     for k in range(repeats):
         gold = DeltaDataset(path=str(tmp / f"gold_{size}_{k}"), save_args=project.gold_save_args)
         with Stopwatch(spark) as watch:
-            gold.save(parallel_trade_features(silver, params["gold"]))
+            gold.save(parallel_trade_features(silver, params["gold"], arrival=True))
         builds.append(watch)
     median = sorted(builds, key=lambda w: w.wall)[repeats // 2]
     print(f"{size:>9,} trades  gold build, silver -> gold Delta (target >= {TARGET[universe]:,}/s):"

@@ -110,4 +110,4 @@ def silver_trades_feed():
 @dp.materialized_view(name="gold_trade_features", comment="Per-trade model features (f_*).",
                       table_properties=_properties("gold_trade_features@delta"))
 def gold_trade_features():
-    return trade_features(spark.read.table("silver_trades_feed"), FEATURES["gold"])
+    return trade_features(spark.read.table("silver_trades_feed"), FEATURES["gold"], arrival=True)

@@ -35,9 +35,11 @@ def history_needed(gold: Mapping[str, Any]) -> tuple[int, int]:
 
 
 def trade_features(trades: DataFrame, gold: Mapping[str, Any],
-                   ranges: DataFrame | None = None) -> DataFrame:
-    """One row per trade: ``GOLD_KEYS`` (and ``ARRIVAL`` when ``trades`` has it) plus the
-    ``f_*`` features, all finite doubles.
+                   ranges: DataFrame | None = None, *, arrival: bool = False) -> DataFrame:
+    """One row per trade: ``GOLD_KEYS`` (and ``ARRIVAL`` with ``arrival``: silver has it, an
+    in-memory frame of the tournament does not) plus the ``f_*`` features, all finite doubles.
+    Said by the caller, not read from ``trades.columns``: over Spark Connect that is an analysis,
+    which a declarative pipeline's query function may not run.
 
     ``ranges`` (``time_ranges``) splits the busiest symbols into time ranges computed in
     parallel, each with the history before it that its windows read; the rows are the same.
@@ -61,7 +63,7 @@ def trade_features(trades: DataFrame, gold: Mapping[str, Any],
     # Symbols, and the time ranges of the busiest, differ a lot in size. Ranges of them, cut
     # where Spark's sample of the input balances them, keep all cores busy; hashing can stack
     # two large ones in one task.
-    keys = (*GOLD_KEYS, ARRIVAL) if ARRIVAL in trades.columns else GOLD_KEYS
+    keys = (*GOLD_KEYS, ARRIVAL) if arrival else GOLD_KEYS
     framed = _in_ranges(trades, keys, ranges).repartitionByRange(
         int(gold["partitions"]), "symbol", "_range")
     history = _history_aggregates(framed, keys, windows, recent,
@@ -129,10 +131,11 @@ def trade_features(trades: DataFrame, gold: Mapping[str, Any],
     )
 
 
-def parallel_trade_features(trades: DataFrame, gold: Mapping[str, Any]) -> DataFrame:
+def parallel_trade_features(trades: DataFrame, gold: Mapping[str, Any], *,
+                            arrival: bool = False) -> DataFrame:
     """``trade_features`` with the busiest symbols split by ``time_ranges`` (whose two small
     aggregations run now): what the Kedro nodes write to gold."""
-    return trade_features(trades, gold, time_ranges(trades, gold))
+    return trade_features(trades, gold, time_ranges(trades, gold), arrival=arrival)
 
 
 def _history_aggregates(trades: DataFrame, keys: tuple[str, ...], windows: list[int],

@@ -71,14 +71,15 @@ def build_gold(
     """
     since = watermark.get(WATERMARK)
     if since is None:  # first run: all of silver is new
-        return in_time_order(parallel_trade_features(silver, features["gold"])), next_watermark
+        return (in_time_order(parallel_trade_features(silver, features["gold"], arrival=True)),
+                next_watermark)
     starts = (
         silver.filter(_after("_ingested_at", since))
         .groupBy("symbol").agg(F.min(F.unix_micros("event_time")).alias("_start"))
         .collect()
     )
     if not starts:
-        return trade_features(silver.limit(0), features["gold"]), next_watermark
+        return trade_features(silver.limit(0), features["gold"], arrival=True), next_watermark
     starts_df = F.broadcast(
         silver.sparkSession.createDataFrame(starts, "symbol string, _start long")
         .withColumn("_start", F.timestamp_micros("_start")))
@@ -86,7 +87,7 @@ def build_gold(
     frame = _recompute_frame(silver, starts_df, {row["symbol"] for row in starts}, earliest,
                              features)
     gold = (
-        parallel_trade_features(frame, features["gold"])
+        parallel_trade_features(frame, features["gold"], arrival=True)
         .join(starts_df, "symbol")
         .filter(F.col("event_time") >= F.col("_start"))
         .drop("_start")

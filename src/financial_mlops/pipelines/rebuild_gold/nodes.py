@@ -13,4 +13,4 @@ def rebuild_gold(silver: DataFrame, features: dict[str, Any]) -> DataFrame:
     """Every gold row recomputed from all of silver, to replace gold after its feature set
     changed. The watermark stays: it marks the bronze rows already in silver, and gold then
     covers all of silver again."""
-    return in_time_order(parallel_trade_features(silver, features["gold"]))
+    return in_time_order(parallel_trade_features(silver, features["gold"], arrival=True))
