@@ -112,7 +112,7 @@ def test_the_run_logs_rows_per_step_without_ivy_report(explored):
     assert f": bronze_trades rows {TRADES:,} inserted" in log
     for line in ("split_bronze_into_silver_and_quarantine: silver_trades rows ",
                  "split_bronze_into_silver_and_quarantine: silver_trades_quarantine ",
-                 "build_gold_features: gold_trade_features rows ",
+                 "build_gold_features: gold_trade_features@delta rows ",
                  ": anomaly_scores rows "):
         assert line in log, line
     assert "Pipeline execution completed successfully" in log
@@ -151,15 +151,21 @@ def test_kedro_viz_build_previews_the_delta_tables(explored):
     _kedro(project, "viz", "build", "--include-previews")
     main = json.loads((project / "build/api/main").read_text())
     data_nodes = {n["name"]: n for n in main["nodes"] if n["type"] == "data"}
+    silver_node = data_nodes["silver_trades"]
+    assert silver_node["layer"] == "silver"
+    silver = json.loads((project / "build/api/nodes" / silver_node["id"]).read_text())
+    assert silver["preview_type"] == "TablePreview"
+    assert silver["filepath"].endswith("data/03_primary/silver_trades")
+    preview = silver["preview"]
+    assert "trade_id" in preview["columns"] and len(preview["data"]) == 5
+    stats = silver_node["node_extras"]["stats"]  # the run's, from .viz/stats.json
+    assert stats["rows"] > 0 and stats["columns"] == len(preview["columns"])
+    # Gold is one node for its two views (written as @delta, its changes read by scoring):
+    # kedro-viz shows a transcoded dataset's path and types, and previews none.
     gold_node = data_nodes["gold_trade_features"]
     assert gold_node["layer"] == "gold" and "financial_streaming_pipeline" in gold_node["tags"]
     gold = json.loads((project / "build/api/nodes" / gold_node["id"]).read_text())
-    assert gold["preview_type"] == "TablePreview"
     assert gold["filepath"].endswith("data/04_feature/gold_trade_features")
-    preview = gold["preview"]
-    assert "trade_id" in preview["columns"] and len(preview["data"]) == 5
-    stats = gold_node["node_extras"]["stats"]  # the run's, from .viz/stats.json
-    assert stats["rows"] > 0 and stats["columns"] == len(preview["columns"])
 
 
 def test_a_copied_project_keeps_working(explored, tmp_path):
