@@ -134,7 +134,7 @@ def test_gold_built_batch_by_batch_equals_gold_built_in_one_go(
     assert read_delta(project.path(BRONZE)).count() == total
     assert silver.count() == total
     assert read_delta(project.path(QUARANTINE)).count() == 0
-    one_go = trade_features(silver, features_params["gold"])
+    one_go = trade_features(silver, features_params["gold"], arrival=True)
     assert gold.count() == total
     assert gold.exceptAll(one_go.select(*gold.columns)).count() == 0
 
