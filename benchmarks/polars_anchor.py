@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 _MICROS = 1_000_000
 _BPS = 10_000.0
 _FLAT = 1e-6
+RUN_TRADES = 5  # gold.RUN_TRADES
 _SCHEMA = {"trade_id": pl.String, "symbol": pl.String, "price": pl.Float64,
            "volume": pl.Float64, "timestamp": pl.String, "exchange": pl.String}
 
@@ -112,6 +113,10 @@ def gold_rows(silver: pl.DataFrame, gold: Mapping[str, Any]) -> pl.DataFrame:
         f[f"f_volume_ratio_{n}"] = (v * count / pl.col(f"_volume_sum_{n}"), 1.0)
         vwap = pl.col(f"_notional_sum_{n}") / pl.col(f"_volume_sum_{n}")
         f[f"f_vwap_dev_bps_{n}"] = ((p / vwap - 1) * _BPS, 0.0)
+    run_rms = (pl.col(f"_return_squares_sum_{longest}") * RUN_TRADES
+               / pl.min_horizontal(position - 1, pl.lit(longest))).sqrt()
+    run = p.log() - p.log().shift(RUN_TRADES).over("symbol")
+    f[f"f_run_z_{RUN_TRADES}"] = (run / run_rms, 0.0)
     first = windows[0]
     below = pl.sum_horizontal((v.shift(k).over("symbol") < v).fill_null(False)
                               for k in range(1, first + 1))
@@ -125,8 +130,10 @@ def gold_rows(silver: pl.DataFrame, gold: Mapping[str, Any]) -> pl.DataFrame:
                                                                          pl.lit(longest))
     f[f"f_volume_last_{recent}s_ratio"] = (pl.col("_recent_volume") / (expected * typical_size),
                                            1.0)
-    others = ((pl.col("_all_sum") - pl.col("_venue_sum"))
-              / (pl.col("_all_count") - pl.col("_venue_count")))
+    # No other venue traded: neutral, as gold's exact sums give (a float residue would not).
+    others_count = pl.col("_all_count") - pl.col("_venue_count")
+    others = pl.when(others_count > 0).then(
+        (pl.col("_all_sum") - pl.col("_venue_sum")) / others_count)
     f["f_cross_exchange_dev_bps"] = ((p / others - 1) * _BPS, 0.0)
     finite = [pl.when(value.is_finite()).then(value).otherwise(pl.lit(neutral))
               .fill_null(neutral).alias(name) for name, (value, neutral) in f.items()]
