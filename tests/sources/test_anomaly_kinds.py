@@ -6,7 +6,7 @@ import pytest
 
 from financial_mlops.sources.simulator import ANOMALY_KINDS
 from financial_mlops.sources.simulator.anomalies import Anchors, inject
-from financial_mlops.sources.simulator.behaviour import measure
+from financial_mlops.sources.simulator.behaviour import measure, recent_sigma
 
 
 def _anchors(level: float, sigma: float, size: float, gap_ms: float, n: int) -> Anchors:
@@ -78,3 +78,24 @@ def test_behaviour_is_measured_the_same_way_at_any_price_and_size_level():
     assert behaviour.typical_size[0] / behaviour.typical_size[1] == pytest.approx(1000)
     assert behaviour.typical_gap_ms[0] == behaviour.typical_gap_ms[1] == pytest.approx(200, 0.1)
     assert np.isnan(behaviour.sigma[2])  # a symbol without trades measures nothing
+
+
+def test_recent_volatility_is_read_from_the_symbols_own_last_trades():
+    """A symbol calm for 1000 trades, then wild for 200, next to another symbol: an anchor in the
+    wild stretch reads its wild moves, one in the calm stretch the calm ones, and the other
+    symbol's trades (interleaved in time) never count."""
+    rng = np.random.default_rng(3)
+    calm, wild = rng.standard_normal(1000) * 1e-4, rng.standard_normal(200) * 1e-3
+    price = np.exp(np.cumsum(np.r_[calm, wild])) * 50.0
+    other = np.exp(np.cumsum(rng.standard_normal(1200) * 1e-2)) * 3.0
+    symbol = np.tile([0, 1], 1200)  # interleaved: rows alternate between the two symbols
+    prices = np.empty(2400)
+    prices[symbol == 0], prices[symbol == 1] = price, other
+    at = np.array([2 * 900, 2 * 1150, 0])  # symbol 0's 900th and 1150th trades, and its first
+    sigma = recent_sigma(symbol, prices, at)
+    assert sigma[0] == pytest.approx(1e-4, rel=0.2)
+    assert sigma[1] == pytest.approx(1e-3, rel=0.2)
+    assert np.isnan(sigma[2])  # no return before a symbol's first trade
+    # Anomalies are sized by the larger of that and the whole-sample volatility.
+    whole = measure(np.zeros(1200, int), np.arange(1200), price, np.ones(1200), 1).sigma[0]
+    assert np.fmax(whole, sigma)[1] > 2 * whole

@@ -2,7 +2,8 @@
 definition of each kind, shared by the simulator and the injector (``modeling.injected``).
 
 Each kind borrows its anchor's symbol, time, venue and market, and is sized by the symbol's own
-behaviour (``behaviour.measure``): price moves in units of its trade-to-trade volatility, sizes
+behaviour (``behaviour.measure``): price moves in units of its trade-to-trade volatility (or of
+its last 100 trades', ``behaviour.recent_sigma``, when higher: a wild stretch), sizes
 in units of its typical print, spacing in units of its typical gap. So the same kind is equally
 visible on a $2 stock and a $5,000 one, on a quiet symbol and a busy one, in relative features.
 The everyday kinds (a single price jump, a size spike, an odd-lot off-market print, a short
@@ -35,7 +36,7 @@ class Anchors:
     venue: np.ndarray  # venue number
     mid: np.ndarray  # the symbol's mid price at the anchor (a real market: its price)
     price: np.ndarray  # the anchor's printed price
-    sigma: np.ndarray  # the symbol's trade-to-trade log-return volatility
+    sigma: np.ndarray  # the symbol's trade-to-trade log-return volatility, at least its recent one
     typical_size: np.ndarray  # the symbol's typical print size
     typical_gap_ms: np.ndarray  # the symbol's typical time between trades
     tick: np.ndarray  # the symbol's price increment

@@ -47,3 +47,30 @@ def measure(symbol: np.ndarray, ts_ms: np.ndarray, price: np.ndarray, volume: np
         times = ts_ms[rows]
         gap[s] = max((times[-1] - times[0]) / (len(times) - 1), 1.0)
     return Behaviour(sigma, size, gap)
+
+
+RECENT_TRADES = 100  # the symbol's recent trades an anchor's current volatility is read from
+
+
+def recent_sigma(symbol: np.ndarray, price: np.ndarray, at: np.ndarray,
+                 window: int = RECENT_TRADES) -> np.ndarray:
+    """RMS of the last ``window`` trade-to-trade log returns of each anchor's symbol, up to and
+    including the anchor (rows ``at``; ``symbol`` and ``price`` in time order within each
+    symbol); NaN with none. Volatility clusters: a move of 12 of the symbol's whole-sample
+    sigmas is 3 of a wild stretch's, and is not anomalous there. Anomalies are sized by the
+    larger of the two (``np.fmax``), so each is anomalous in the regime it lands in too."""
+    order = np.argsort(symbol, kind="stable")
+    where = np.empty(len(order), dtype=np.int64)
+    where[order] = np.arange(len(order))
+    sorted_symbol, log_price = symbol[order], np.log(price[order])
+    returns = np.r_[0.0, np.diff(log_price)]
+    first = np.r_[True, sorted_symbol[1:] != sorted_symbol[:-1]]
+    returns[first] = 0.0
+    starts = np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
+    squares = np.r_[0.0, np.cumsum(returns**2)]
+    i = where[at]
+    lo = np.maximum(i - window + 1, starts[i] + 1)
+    n = i - lo + 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, np.sqrt((squares[i + 1] - squares[lo]) / n), np.nan)
+
