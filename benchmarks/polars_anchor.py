@@ -90,6 +90,13 @@ def gold_rows(silver: pl.DataFrame, gold: Mapping[str, Any]) -> pl.DataFrame:
     df = df.with_columns(
         (value.shift(1).rolling_sum(n, min_samples=1).over("symbol")).alias(f"_{name}_sum_{n}")
         for n in windows for name, value in sums.items())
+    # A sliding float sum keeps a residue after its last non-zero return leaves the window;
+    # gold's block sums are exactly 0 there (a flat stretch), which makes the z-scores neutral.
+    moved = (pl.col("_return") != 0).cast(pl.Int64).shift(1)
+    df = df.with_columns(
+        pl.when(moved.rolling_sum(n, min_samples=1).over("symbol") > 0)
+        .then(pl.col(f"_return_squares_sum_{n}")).otherwise(0.0)
+        .alias(f"_return_squares_sum_{n}") for n in windows)
     df = _time_sums(df, recent, cross)
     position = pl.col("_position")
     known = pl.min_horizontal(position - 2, pl.lit(longest))
