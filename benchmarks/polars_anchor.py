@@ -133,15 +133,16 @@ def gold_rows(silver: pl.DataFrame, gold: Mapping[str, Any]) -> pl.DataFrame:
                                  / pl.min_horizontal(position - 1, pl.lit(first)), 0.5)
     expected = recent * _MICROS / typical_gap
     f[f"f_trades_last_{recent}s_ratio"] = (pl.col("_recent_count") / expected, 1.0)
-    typical_size = pl.col(f"_volume_sum_{longest}") / pl.min_horizontal(position - 1,
-                                                                         pl.lit(longest))
-    f[f"f_volume_last_{recent}s_ratio"] = (pl.col("_recent_volume") / (expected * typical_size),
-                                           1.0)
+    typical_log_size = pl.col(f"_log_volume_sum_{longest}") / pl.min_horizontal(
+        position - 1, pl.lit(longest))
+    recent_log_size = pl.col("_recent_log_volume") / pl.col("_recent_count")
+    f[f"f_volume_last_{recent}s_ratio"] = (
+        pl.col("_recent_count") / expected * (recent_log_size - typical_log_size).exp(), 1.0)
     # No other venue traded: neutral, as gold's exact sums give (a float residue would not).
     others_count = pl.col("_all_count") - pl.col("_venue_count")
     others = pl.when(others_count > 0).then(
-        (pl.col("_all_sum") - pl.col("_venue_sum")) / others_count)
-    f["f_cross_exchange_dev_bps"] = ((p / others - 1) * _BPS, 0.0)
+        (pl.col("_all_log_price") - pl.col("_venue_log_price")) / others_count)
+    f["f_cross_exchange_dev_bps"] = ((p.log() - others) * _BPS, 0.0)
     finite = [pl.when(value.is_finite()).then(value).otherwise(pl.lit(neutral))
               .fill_null(neutral).alias(name) for name, (value, neutral) in f.items()]
     return df.select("trade_id", "symbol", "exchange", "event_time", "price", "volume", *finite)
@@ -154,14 +155,15 @@ def _std(total: pl.Expr, squares: pl.Expr, count: pl.Expr, relative: bool) -> pl
 
 
 def _time_sums(df: pl.DataFrame, recent: int, cross: int) -> pl.DataFrame:
-    """Count and volume of the symbol's last ``recent`` seconds (this trade and its ties
-    included), and price sums and counts over the ``cross`` seconds before the trade, over all
-    venues and over the trade's own: prefix sums and binary searches on (group, time) keys."""
+    """Count and log-volume sum of the symbol's last ``recent`` seconds (this trade and its
+    ties included), and log-price sums and counts over the ``cross`` seconds before the trade,
+    over all venues and over the trade's own: prefix sums and binary searches on (group, time)
+    keys."""
     t = df["_t"].to_numpy()
     t = t - t.min()
     symbol = df["symbol"].rank("dense").to_numpy().astype(np.int64)
     key = (symbol << 52) + t  # rows are sorted by symbol, then time
-    price, volume = df["price"].to_numpy(), df["volume"].to_numpy()
+    price, volume = np.log(df["price"].to_numpy()), np.log(df["volume"].to_numpy())
     recent_count, recent_volume = _between(key, key - recent * _MICROS, key, [None, volume])
     all_count, all_sum = _between(key, key - cross * _MICROS, key - 1, [None, price])
     venue = (df["symbol"] + "\x00" + df["exchange"]).rank("dense").to_numpy().astype(np.int64)
@@ -173,9 +175,9 @@ def _time_sums(df: pl.DataFrame, recent: int, cross: int) -> pl.DataFrame:
     venue_count, venue_sum = np.empty_like(counts), np.empty_like(sums)
     venue_count[order], venue_sum[order] = counts, sums
     return df.with_columns(
-        pl.Series("_recent_count", recent_count), pl.Series("_recent_volume", recent_volume),
-        pl.Series("_all_count", all_count), pl.Series("_all_sum", all_sum),
-        pl.Series("_venue_count", venue_count), pl.Series("_venue_sum", venue_sum))
+        pl.Series("_recent_count", recent_count), pl.Series("_recent_log_volume", recent_volume),
+        pl.Series("_all_count", all_count), pl.Series("_all_log_price", all_sum),
+        pl.Series("_venue_count", venue_count), pl.Series("_venue_log_price", venue_sum))
 
 
 def _between(keys: np.ndarray, low: np.ndarray, high: np.ndarray,

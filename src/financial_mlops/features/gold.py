@@ -22,7 +22,7 @@ ARRIVAL = "_ingested_at"
 _MICROS = 1_000_000
 _BPS = 10_000.0  # returns and deviations in basis points
 _FLAT = 1e-6  # a std under this fraction of the mean is rounding noise
-_EXACT = "decimal(38,12)"  # running sums of prices and volumes (``_sum_between``)
+_UNITS = 1e9  # running sums of logs add whole 1e-9ths, as longs (``_sum_between``)
 _BUCKETS_PER_RANGE = 32  # time buckets per range when placing cuts (``time_ranges``)
 RUN_TRADES = 5  # trades of a momentum run (f_run_z_5); within history_needed's window
 
@@ -110,17 +110,20 @@ def trade_features(trades: DataFrame, gold: Mapping[str, Any],
     features[f"f_run_z_{RUN_TRADES}"] = (F.try_divide(run, run_rms), 0.0)
     features[f"f_size_rank_{windows[0]}"] = (_size_rank(F.col("_sizes")), 0.5)
     # Activity of the last S seconds against the symbol's typical rate: trades, and volume
-    # against typical size x typical rate.
+    # against typical size x typical rate, sizes by their geometric means (mean logs): sizes
+    # span 1e-8 coins to 1e11 tokens, which no exact sum of the sizes themselves can hold.
     expected_trades = F.try_divide(F.lit(recent * _MICROS), typical_gap)
-    features[f"f_trades_last_{recent}s_ratio"] = (
-        F.try_divide(F.col("_recent_count"), expected_trades), 1.0)
-    typical_size = F.try_divide(F.col(f"_volume_sum_{longest}"),
-                                F.least(F.col("_position") - 1, F.lit(longest)))
+    trades_ratio = F.try_divide(F.col("_recent_count"), expected_trades)
+    features[f"f_trades_last_{recent}s_ratio"] = (trades_ratio, 1.0)
+    recent_log_size = F.try_divide(F.col("_recent_log_volume"), F.col("_recent_count"))
+    typical_log_size = F.try_divide(F.col(f"_log_volume_sum_{longest}"),
+                                    F.least(F.col("_position") - 1, F.lit(longest)))
     features[f"f_volume_last_{recent}s_ratio"] = (
-        F.try_divide(F.col("_recent_volume"), expected_trades * typical_size), 1.0)
-    others_mean = F.try_divide(F.col("_all_sum") - F.col("_venue_sum"),
-                               F.col("_all_count") - F.col("_venue_count"))
-    features["f_cross_exchange_dev_bps"] = ((F.try_divide(price, others_mean) - 1) * _BPS, 0.0)
+        trades_ratio * F.exp(recent_log_size - typical_log_size), 1.0)
+    # Against the other venues' geometric mean price (their mean log price).
+    others_log_mean = F.try_divide(F.col("_all_log_price") - F.col("_venue_log_price"),
+                                   F.col("_all_count") - F.col("_venue_count"))
+    features["f_cross_exchange_dev_bps"] = ((F.ln(price) - others_log_mean) * _BPS, 0.0)
 
     # Values first, then their finite form, so that no expression is evaluated twice.
     values = history.filter(F.col("_own")).select(
@@ -155,7 +158,7 @@ def _history_aggregates(trades: DataFrame, keys: tuple[str, ...], windows: list[
     price, volume = F.col("price"), F.col("volume")
     block = math.gcd(*windows)
     in_block = in_order.rowsBetween(-block, -1)
-    log_volume = F.ln(volume)
+    log_price, log_volume = F.ln(price), F.ln(volume)
     sums = {"price": price, "price_squares": price * price, "volume": volume,
             "notional": price * volume, "log_volume": log_volume,
             "log_volume_squares": log_volume * log_volume,
@@ -173,10 +176,10 @@ def _history_aggregates(trades: DataFrame, keys: tuple[str, ...], windows: list[
         F.collect_list(volume).over(in_order.rowsBetween(-windows[0], -1)).alias("_sizes"),
         *(F.sum(value).over(in_block).alias(f"_block_{name}") for name, value in sums.items()),
         _sum_between(None, by_time, *last_seconds).alias("_recent_count"),
-        _sum_between(volume, by_time, *last_seconds).alias("_recent_volume"),
-        _sum_between(price, by_time, *span).alias("_all_sum"),
+        _sum_between(log_volume, by_time, *last_seconds).alias("_recent_log_volume"),
+        _sum_between(log_price, by_time, *span).alias("_all_log_price"),
         _sum_between(None, by_time, *span).alias("_all_count"),
-        _sum_between(price, by_venue_time, *span).alias("_venue_sum"),
+        _sum_between(log_price, by_venue_time, *span).alias("_venue_log_price"),
         _sum_between(None, by_venue_time, *span).alias("_venue_count"),
     ]
     window_sums = [
@@ -198,19 +201,21 @@ def _sum_between(value: Column | None, order: Window, start: int, end: int) -> C
     ``[current + start, current + end]``, as the difference of two running sums.
 
     Spark re-adds a sliding range frame at every row, which for a busy symbol is thousands of
-    trades per row; a running sum adds each row once. Values are summed as decimals, so the
-    difference is exact and does not depend on where the rows start (a time range of
-    ``time_ranges``, the history tail of an incremental run): the same trade gets the same sum.
+    trades per row; a running sum adds each row once. The values (logs, so their range is
+    small whatever the market's units) are summed as whole numbers of ``1 / _UNITS`` in a long:
+    the difference is exact and does not depend on where the rows start (a time range of
+    ``time_ranges``, the history tail of an incremental run), so the same trade gets the same
+    sum; and longs add several times faster than decimals. A long holds the running sum of
+    some 400 million trades' logs (|log| <= 25), more than one window partition of Spark can.
     """
-    exact = "long" if value is None else _EXACT
-    # try_cast: an absurd price (over 1e26) is left out rather than failing the run.
-    value = F.lit(1).cast(exact) if value is None else value.try_cast(exact)
+    units = F.lit(1).cast("long") if value is None else F.round(value * _UNITS).cast("long")
 
     def running(upto: int) -> Column:
-        total = F.sum(value).over(order.rangeBetween(Window.unboundedPreceding, upto))
-        return F.coalesce(total, F.lit(0).cast(exact))
+        total = F.sum(units).over(order.rangeBetween(Window.unboundedPreceding, upto))
+        return F.coalesce(total, F.lit(0).cast("long"))
 
-    return (running(end) - running(start - 1)).cast("long" if exact == "long" else "double")
+    between = running(end) - running(start - 1)
+    return between if value is None else between / _UNITS
 
 
 def time_ranges(trades: DataFrame, gold: Mapping[str, Any]) -> DataFrame | None:
