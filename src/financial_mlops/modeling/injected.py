@@ -22,7 +22,7 @@ from financial_mlops.sources.simulator.anomalies import (
     inject,
     plan_events,
 )
-from financial_mlops.sources.simulator.behaviour import MIN_TRADES, measure, recent_sigma
+from financial_mlops.sources.simulator.behaviour import MIN_TRADES, anchor_sigma, measure
 
 TRADE_COLUMNS = ("trade_id", "symbol", "exchange", "event_time", "price", "volume")
 INJECTED_PREFIX = "INJ-"
@@ -63,9 +63,8 @@ def inject_anomalies(trades: pd.DataFrame, *, rate: float, seed: int,
                         f"into: each symbol needs more than {_MIN_HISTORY}")
     at = rng.choice(eligible, size=len(kinds), replace=False)
     decimals = _price_decimals(price)
-    sigma = np.fmax(behaviour.sigma[symbol[at]], recent_sigma(symbol, price, at))
     anchors = Anchors(symbol=symbol[at], ts_ms=ts_ms[at], venue=venue[at], mid=price[at],
-                      price=price[at], sigma=sigma,
+                      price=price[at], sigma=anchor_sigma(behaviour, symbol, price, at),
                       typical_size=behaviour.typical_size[symbol[at]],
                       typical_gap_ms=behaviour.typical_gap_ms[symbol[at]],
                       tick=np.full(len(at), 10.0**-decimals))

@@ -5,7 +5,7 @@ import pandas as pd
 
 from . import arguments
 from .anomalies import ANOMALY_KINDS, MAX_EVENT_SPAN_MS, Anchors, inject, plan_events
-from .behaviour import Behaviour, measure, recent_sigma
+from .behaviour import Behaviour, anchor_sigma, measure
 from .clock import TRADES_PER_SECOND, arrival_times_ms, session_position
 from .market import draw_sizes, per_trade_sigma, trade_to_trade_sigma, venue_prints, walk_mids
 from .state import Market, fresh_market, iso_ms, market_from_state, state_of
@@ -62,7 +62,7 @@ def simulate_batch(
         venue=venue[at],
         mid=np.exp(log_mid[at]),
         price=price[at],
-        sigma=np.fmax(behaviour.sigma[symbol[at]], recent_sigma(symbol, price, at)),
+        sigma=anchor_sigma(behaviour, symbol, price, at),
         typical_size=behaviour.typical_size[symbol[at]],
         typical_gap_ms=behaviour.typical_gap_ms[symbol[at]],
         tick=np.full(len(at), TICK),

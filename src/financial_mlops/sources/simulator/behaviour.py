@@ -74,3 +74,9 @@ def recent_sigma(symbol: np.ndarray, price: np.ndarray, at: np.ndarray,
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n > 0, np.sqrt((squares[i + 1] - squares[lo]) / n), np.nan)
 
+
+def anchor_sigma(behaviour: Behaviour, symbol: np.ndarray, price: np.ndarray,
+                 at: np.ndarray) -> np.ndarray:
+    """The volatility anomalies at rows ``at`` are sized by, in the simulator and the injector
+    alike: the larger of the symbol's whole-sample and recent sigma."""
+    return np.fmax(behaviour.sigma[symbol[at]], recent_sigma(symbol, price, at))
