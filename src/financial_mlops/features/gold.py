@@ -8,22 +8,34 @@ recompute a symbol's newest rows from a short tail of silver and get the one-go 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.types import (
+    BooleanType,
+    DoubleType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+)
 
-from financial_mlops.features.symbol_history import MICROS, GoldSpec, symbol_features
+from financial_mlops.features.symbol_history import MICROS, GoldSpec, features_by_group
 
 GOLD_KEYS = ("trade_id", "symbol", "exchange", "event_time", "price", "volume")
 # When the trade arrived (bronze's ingestion time), carried into gold when the trades have it
 # (silver does): scoring reads gold past an arrival watermark (docs/inference.md).
 ARRIVAL = "_ingested_at"
 _TIMES = ("event_time", ARRIVAL)  # carried through the per-symbol work as microseconds
-_TYPES = {"trade_id": "string", "symbol": "string", "exchange": "string", "_t": "long",
-          "price": "double", "volume": "double", "_arrival_t": "long"}
+# Schemas as types, said rather than asked for: over Spark Connect, parsing DDL or reading a
+# frame's columns is an analysis, which a declarative pipeline's query function may not run.
+_TYPES = {"trade_id": StringType(), "symbol": StringType(), "exchange": StringType(),
+          "_t": LongType(), "price": DoubleType(), "volume": DoubleType(),
+          "_arrival_t": LongType()}
 _BUCKETS_PER_RANGE = 32  # time buckets per range when placing cuts (``time_ranges``)
 
 
@@ -54,33 +66,50 @@ def trade_features(trades: DataFrame, gold: Mapping[str, Any],
     ``volume`` themselves, which are not named ``f_*`` and so never reach a model. What each
     feature means, and its neutral value where history is too short: ``symbol_history``.
 
-    Spark places the work: each (symbol, time range) group is sorted by event time once and
-    handed, as Arrow batches, to ``symbol_history.symbol_features`` (numpy), the way
-    Databricks' pandas function APIs run per-group time-series work. Event and arrival times
-    travel as microseconds, so no time zone touches them.
+    Spark places the work: each (symbol, time range) group goes to one task, sorted by event
+    time once, and is handed, as Arrow batches, to ``symbol_history.symbol_features`` (numpy)
+    through a pandas function (``mapInPandas``). Event and arrival times travel as
+    microseconds, so no time zone touches them.
     """
     spec = gold_spec(gold)
     keys = (*GOLD_KEYS, ARRIVAL) if arrival else GOLD_KEYS
     carried = [key for key in keys if key not in _TIMES]
-    framed = _in_ranges(trades, keys, ranges).select(
+    passed = [*carried, "_t", *(["_arrival_t"] if arrival else [])]
+    framed = _known_schema(_in_ranges(trades, keys, ranges).select(
         *carried, "_t", "_range", "_own",
-        *([F.unix_micros(ARRIVAL).alias("_arrival_t")] if arrival else []))
-    # Symbols, and the time ranges of the busiest, differ a lot in size. Ranges of them, cut
-    # where Spark's sample of the input balances them, keep all cores busy; hashing can stack
-    # two large ones in one task. The sort within them is the order the features are read in.
+        *([F.unix_micros(ARRIVAL).alias("_arrival_t")] if arrival else [])),
+        StructType([*(StructField(key, _TYPES[key]) for key in carried),
+                    StructField("_t", LongType()), StructField("_range", IntegerType()),
+                    StructField("_own", BooleanType()),
+                    *([StructField("_arrival_t", LongType())] if arrival else [])]))
+    # Symbols, and the time ranges of the busiest, are hashed over `partitions` tasks, several
+    # a core: a task that draws two large ranges delays the end by a fraction of the run (range
+    # partitioning would balance them, but reads the whole input twice more to sample it).
+    # The sort within them is the order the features are read in.
     ordered = (framed.repartition(int(gold["partitions"]), "symbol", "_range")
                .sortWithinPartitions("symbol", "_range", "_t", "trade_id"))
-    passed = [*carried, "_t", *(["_arrival_t"] if arrival else [])]
-    schema = ", ".join([*(f"{key} {_TYPES[key]}" for key in passed),
-                        *(f"{name} double" for name in spec.feature_names)])
+    schema = StructType([*(StructField(key, _TYPES[key]) for key in passed),
+                         *(StructField(name, DoubleType()) for name in spec.feature_names)])
 
-    def per_group(rows: pd.DataFrame) -> pd.DataFrame:
-        return symbol_features(rows, spec, passed)
+    def per_task(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        return features_by_group(batches, spec, passed)
 
-    computed = ordered.groupBy("symbol", "_range").applyInPandas(per_group, schema)
+    # A map over the sorted partitions, not a grouped map: Spark Connect plans a grouped map by
+    # analysing its input at once, which a declarative pipeline cannot do while it registers
+    # its flows (the tables they read do not exist yet).
+    computed = ordered.mapInPandas(per_task, schema)
     times = {"event_time": F.timestamp_micros("_t"), ARRIVAL: F.timestamp_micros("_arrival_t")}
     return computed.select(*(times[key].alias(key) if key in times else key for key in keys),
                            *spec.feature_names)
+
+
+def _known_schema(frame: DataFrame, schema: StructType) -> DataFrame:
+    """``frame``, told its schema when it is a Spark Connect frame: a grouped map there reads
+    its input's columns, which is an analysis (refused in a declarative pipeline's query
+    function, and ``DataFrame.to`` analyses too, on the server). Classic frames need nothing."""
+    if hasattr(frame, "_cached_schema"):  # pyspark.sql.connect.dataframe.DataFrame
+        frame._cached_schema = schema
+    return frame
 
 
 def gold_spec(gold: Mapping[str, Any]) -> GoldSpec:

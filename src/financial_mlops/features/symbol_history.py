@@ -15,7 +15,7 @@ incremental run.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +48,31 @@ class GoldSpec:
                         f"f_trades_last_{self.recent_seconds}s_ratio",
                         f"f_volume_last_{self.recent_seconds}s_ratio",
                         "f_cross_exchange_dev_bps"]
+
+
+def features_by_group(batches: Iterable[pd.DataFrame], spec: GoldSpec, keys: Sequence[str]
+                      ) -> Iterator[pd.DataFrame]:
+    """``symbol_features`` of each (``symbol``, ``_range``) group of a Spark task's rows, which
+    arrive sorted by group in batches; a group may span several batches."""
+    pending: list[pd.DataFrame] = []  # the rows read so far of the group being read
+    for batch in batches:
+        if batch.empty:
+            continue
+        symbol, part = pd.factorize(batch["symbol"])[0], batch["_range"].to_numpy()
+        starts = np.flatnonzero((np.diff(symbol) != 0) | (np.diff(part) != 0)) + 1
+        for k, (start, end) in enumerate(zip([0, *starts], [*starts, len(batch)], strict=True)):
+            rows = batch.iloc[start:end]
+            if pending and (k > 0 or not _same_group(pending[-1], rows)):
+                yield symbol_features(pd.concat(pending, ignore_index=True), spec, keys)
+                pending = []
+            pending.append(rows)
+    if pending:
+        yield symbol_features(pd.concat(pending, ignore_index=True), spec, keys)
+
+
+def _same_group(before: pd.DataFrame, after: pd.DataFrame) -> bool:
+    last, first = before.iloc[-1], after.iloc[0]
+    return last["symbol"] == first["symbol"] and last["_range"] == first["_range"]
 
 
 def symbol_features(trades: pd.DataFrame, spec: GoldSpec, keys: Sequence[str]) -> pd.DataFrame:
