@@ -4,7 +4,7 @@ Parquet write), so that every benchmark run prints what Spark costs against it.
 
     .venv/bin/python benchmarks/polars_anchor.py FILE_OR_FOLDER... [--out DIR]
 
-Gold follows ``features/gold.py`` feature by feature (the previous N trades, the last S
+Gold follows ``features/symbol_history.py`` feature by feature (the previous N trades, the last S
 seconds, the other venues over the previous C seconds, in event-time order, ties by trade_id,
 neutral values where history is short), from ``conf/base/parameters_features.yml``. Silver
 keeps only what bench data needs (valid rows, the first copy of a trade_id), not
