@@ -66,6 +66,7 @@ def inject_anomalies(trades: pd.DataFrame, *, rate: float, seed: int,
     anchors = Anchors(symbol=symbol[at], ts_ms=ts_ms[at], venue=venue[at], mid=price[at],
                       price=price[at], sigma=anchor_sigma(behaviour, symbol, price, at),
                       typical_size=behaviour.typical_size[symbol[at]],
+                      large_size=behaviour.large_size[symbol[at]],
                       typical_gap_ms=behaviour.typical_gap_ms[symbol[at]],
                       tick=np.full(len(at), 10.0**-decimals))
     # Bursts spread over venues in the proportions the symbol's own trades use.

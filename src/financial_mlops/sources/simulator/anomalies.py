@@ -38,6 +38,7 @@ class Anchors:
     price: np.ndarray  # the anchor's printed price
     sigma: np.ndarray  # the symbol's trade-to-trade log-return volatility, at least its recent one
     typical_size: np.ndarray  # the symbol's typical print size
+    large_size: np.ndarray  # the size of the symbol's largest normal prints (behaviour.TAIL)
     typical_gap_ms: np.ndarray  # the symbol's typical time between trades
     tick: np.ndarray  # the symbol's price increment
 
@@ -155,10 +156,10 @@ def _off_market_print(a: Anchors, lengths, rng) -> Prints:
 
 
 def _size_spike(a: Anchors, lengths, rng) -> Prints:
-    """One print of 15-60 typical sizes at the market's price."""
+    """One print of 2-6 times the symbol's largest normal prints, at the market's price."""
     n = len(lengths)
     price = a.mid * np.exp(a.sigma * rng.standard_normal(n))
-    return _single_prints(a, price, round_lots(a.typical_size * rng.uniform(15, 60, n), rng), rng)
+    return _single_prints(a, price, round_lots(a.large_size * rng.uniform(2, 6, n), rng), rng)
 
 
 def _wash_trade(a: Anchors, lengths, rng) -> Prints:
@@ -172,13 +173,13 @@ def _wash_trade(a: Anchors, lengths, rng) -> Prints:
 
 
 def _volume_burst(a: Anchors, lengths, rng, draw_venue=draw_venues) -> Prints:
-    """Several block-sized prints of one symbol across venues, each within a fraction of its
-    typical gap of the one before."""
+    """Several prints as large as the symbol's largest normal ones, across venues, each within a
+    fraction of its typical gap of the one before."""
     event, _ = _expand(lengths)
     steps = _gaps_ms(a.take(event), 0.02, 0.3, rng)
     offset = _cumulative_within_event(steps, lengths)
     price = a.mid[event] * np.exp(a.sigma[event] * rng.standard_normal(len(event)))
-    size = round_lots(a.typical_size[event] * rng.uniform(15, 50, len(event)), rng)
+    size = round_lots(a.large_size[event] * rng.uniform(0.7, 2, len(event)), rng)
     return Prints(event, offset, price, size, draw_venue(a.symbol[event], rng))
 
 

@@ -7,7 +7,14 @@ from . import arguments
 from .anomalies import ANOMALY_KINDS, MAX_EVENT_SPAN_MS, Anchors, inject, plan_events
 from .behaviour import Behaviour, anchor_sigma, measure
 from .clock import TRADES_PER_SECOND, arrival_times_ms, session_position
-from .market import draw_sizes, per_trade_sigma, trade_to_trade_sigma, venue_prints, walk_mids
+from .market import (
+    LARGE_SIZE_RATIO,
+    draw_sizes,
+    per_trade_sigma,
+    trade_to_trade_sigma,
+    venue_prints,
+    walk_mids,
+)
 from .state import Market, fresh_market, iso_ms, market_from_state, state_of
 from .universe import ACTIVITY, EXCHANGES, MEDIAN_SIZE, SYMBOLS, TICK, draw_venues
 
@@ -52,8 +59,9 @@ def simulate_batch(
 
     # Anomalies are sized by each symbol's behaviour as measured on its prints, as the
     # injector measures a user's market; the model's values stand in for a symbol with few.
-    expected = Behaviour(trade_to_trade_sigma(sigma, np.exp(last_log_mid)), typical_size,
-                         1000 / (TRADES_PER_SECOND * ACTIVITY))
+    expected_sigma = trade_to_trade_sigma(sigma, np.exp(last_log_mid))
+    expected = Behaviour(expected_sigma, expected_sigma, typical_size,
+                         typical_size * LARGE_SIZE_RATIO, 1000 / (TRADES_PER_SECOND * ACTIVITY))
     behaviour = measure(symbol, ts_ms, price, volume, len(SYMBOLS)).filled(expected)
     at = _anchor_positions(close_ms - ts_ms, len(kinds), rng)
     anchors = Anchors(
@@ -64,6 +72,7 @@ def simulate_batch(
         price=price[at],
         sigma=anchor_sigma(behaviour, symbol, price, at),
         typical_size=behaviour.typical_size[symbol[at]],
+        large_size=behaviour.large_size[symbol[at]],
         typical_gap_ms=behaviour.typical_gap_ms[symbol[at]],
         tick=np.full(len(at), TICK),
     )

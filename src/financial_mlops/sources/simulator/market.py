@@ -65,6 +65,10 @@ def round_lots(shares: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.where(lot, lots, np.maximum(np.ceil(shares), 1))
 
 
+# A draw_sizes print's behaviour.TAIL quantile in typical sizes: a quiet symbol's large prints.
+LARGE_SIZE_RATIO = 21.0
+
+
 def draw_sizes(typical: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Heavy-tailed sizes: a lognormal body and a Pareto tail, uncapped. Real feeds carry
     the odd block of 20-50 typical sizes among normal prints; a market without them teaches a
