@@ -51,7 +51,8 @@ def test_each_kind_has_its_own_signature_in_sigmas_and_typical_sizes():
     assert (move["off_market_print"] >= 8).all() and (size["off_market_print"] < 1).all()
     # Sizes against the symbol's largest normal prints (20 typical sizes here).
     assert (size["size_spike"] >= 2 * 20 * 0.99).all() and np.median(move["size_spike"]) < 2
-    assert (size["volume_burst"] >= 0.7 * 20 * 0.99).all() and (size["wash_trade"] >= 19).all()
+    assert (size["volume_burst"] >= 0.7 * 20 * 0.99).all()
+    assert (size["wash_trade"] >= 0.7 * 20).all()
     assert move["momentum_burst"].max() >= 4 * 3  # four steps of 3-6 sigmas, the same way
 
 

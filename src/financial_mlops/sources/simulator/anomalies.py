@@ -163,10 +163,11 @@ def _size_spike(a: Anchors, lengths, rng) -> Prints:
 
 
 def _wash_trade(a: Anchors, lengths, rng) -> Prints:
-    """Two prints, same venue, same price, the same large non-round size, a few ms apart."""
+    """Two prints, same venue, same price, the same non-round size as large as the symbol's
+    largest normal prints, a few ms apart."""
     event, position = _expand(lengths)
-    size = np.floor(a.typical_size * rng.uniform(20, 50, len(lengths)) / 100) * 100
-    size += rng.integers(1, 100, len(lengths))
+    size = np.ceil(a.large_size * rng.uniform(0.7, 2, len(lengths)))
+    size = np.where(size % 100 == 0, size + 1, size)
     first = rng.integers(0, 200, len(lengths))
     offset = first[event] + position * rng.integers(1, 16, len(lengths))[event]
     return Prints(event, offset, a.price[event], size[event], a.venue[event])

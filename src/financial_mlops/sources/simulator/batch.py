@@ -8,14 +8,15 @@ from .anomalies import ANOMALY_KINDS, MAX_EVENT_SPAN_MS, Anchors, inject, plan_e
 from .behaviour import Behaviour, anchor_sigma, measure
 from .clock import TRADES_PER_SECOND, arrival_times_ms, session_position
 from .market import (
-    LARGE_SIZE_RATIO,
     draw_sizes,
+    large_sizes,
     per_trade_sigma,
     trade_to_trade_sigma,
     venue_prints,
     walk_mids,
 )
 from .state import Market, fresh_market, iso_ms, market_from_state, state_of
+from .traits import draw_traits
 from .universe import ACTIVITY, EXCHANGES, MEDIAN_SIZE, SYMBOLS, TICK, draw_venues
 
 _KIND_NAMES = np.array([*ANOMALY_KINDS, None], dtype=object)  # kind -1 (normal) maps to None
@@ -51,17 +52,19 @@ def simulate_batch(
     ts_ms, close_ms = arrival_times_ms(*session_position(market.clock_ms), n_normal, rng)
     symbol = rng.choice(len(SYMBOLS), size=n_normal, p=ACTIVITY)
     venue = draw_venues(symbol, rng)
-    sigma = per_trade_sigma(volatility)
-    log_mid, last_log_mid, local_sigma = walk_mids(symbol, np.log(market.mids), sigma, rng)
-    price = venue_prints(log_mid, local_sigma, rng)
+    traits = draw_traits(seed, len(SYMBOLS))
+    sigma = per_trade_sigma(volatility) * traits.volatility
+    log_mid, last_log_mid, local_sigma = walk_mids(symbol, np.log(market.mids), sigma, traits,
+                                                   rng)
+    price = venue_prints(log_mid, local_sigma, traits.venue_noise[symbol], rng)
     typical_size = MEDIAN_SIZE * volume_scale
-    volume = draw_sizes(typical_size[symbol], rng)
+    volume = draw_sizes(typical_size[symbol], rng, traits, symbol)
 
     # Anomalies are sized by each symbol's behaviour as measured on its prints, as the
     # injector measures a user's market; the model's values stand in for a symbol with few.
-    expected_sigma = trade_to_trade_sigma(sigma, np.exp(last_log_mid))
+    expected_sigma = trade_to_trade_sigma(sigma, np.exp(last_log_mid), traits.venue_noise)
     expected = Behaviour(expected_sigma, expected_sigma, typical_size,
-                         typical_size * LARGE_SIZE_RATIO, 1000 / (TRADES_PER_SECOND * ACTIVITY))
+                         large_sizes(typical_size, traits), 1000 / (TRADES_PER_SECOND * ACTIVITY))
     behaviour = measure(symbol, ts_ms, price, volume, len(SYMBOLS)).filled(expected)
     at = _anchor_positions(close_ms - ts_ms, len(kinds), rng)
     anchors = Anchors(
