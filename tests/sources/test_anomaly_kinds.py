@@ -25,7 +25,7 @@ def _relative_prints(level: float, size: float, gap_ms: float) -> dict[str, np.n
     anchors = _anchors(level, sigma, size, gap_ms, len(kinds))
     _, _, _, price, volume, kind = inject(anchors, kinds, lengths, np.random.default_rng(5),
                                            draw_venue=lambda s, rng: np.zeros(len(s), int),
-                                           round_price=lambda p: p)
+                                           round_price=lambda p, _: p)
     return {name: np.c_[np.log(price[kind == k] / level) / sigma, volume[kind == k] / size]
             for k, name in enumerate(ANOMALY_KINDS)}
 
@@ -60,7 +60,7 @@ def test_offsets_follow_the_symbols_typical_gap():
     def offsets(gap_ms: float) -> np.ndarray:
         anchors = _anchors(10.0, 1e-3, 100, gap_ms, 200)
         _, ts, _, _, _, _ = inject(anchors, np.zeros(200, int), np.ones(200, int),
-                                   np.random.default_rng(1), round_price=lambda p: p)
+                                   np.random.default_rng(1), round_price=lambda p, _: p)
         return np.sort(ts) - anchors.ts_ms
 
     busy, quiet = offsets(20), offsets(2_000)

@@ -78,7 +78,7 @@ def inject_anomalies(trades: pd.DataFrame, *, rate: float, seed: int,
 
     new_symbol, new_ts, new_venue, new_price, new_volume, kind = inject(
         anchors, kinds, lengths, rng, draw_venue=draw_venue,
-        round_price=lambda p: np.maximum(np.round(p, decimals), 10.0**-decimals))
+        round_price=lambda p, _: np.maximum(np.round(p, decimals), 10.0**-decimals))
     injected = pd.DataFrame({
         "trade_id": [f"{INJECTED_PREFIX}{seed}-{i:09d}" for i in range(len(kind))],
         "symbol": symbols[new_symbol],

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from .market import draw_sizes, round_lots, tick_round
+from .market import draw_sizes, round_lots
 from .universe import draw_venues
 
 ANOMALY_KINDS = ("price_spike", "volume_burst", "wash_trade", "off_market_print", "ramp_and_dump",
@@ -72,12 +72,12 @@ def plan_events(
 
 
 def inject(anchors: Anchors, kinds: np.ndarray, lengths: np.ndarray, rng: np.random.Generator,
-           *, draw_venue=draw_venues, round_price=tick_round):
+           *, round_price, draw_venue=draw_venues):
     """All anomalous prints of the planned events as (symbol, ts_ms, venue, price, volume, kind).
 
-    ``draw_venue(symbols, rng)`` picks the venues of a volume burst and ``round_price`` puts
-    prices on the tick grid: the simulator's own by default; a user's market brings its own
-    (``financial_mlops.modeling.injected``).
+    ``round_price(prices, symbols)`` puts prices on the symbols' tick grid and
+    ``draw_venue(symbols, rng)`` picks the venues of a volume burst (the simulator's own by
+    default): a user's market brings its own (``financial_mlops.modeling.injected``).
     """
     parts = []
     for kind, make in enumerate(_MAKERS):
@@ -92,7 +92,7 @@ def inject(anchors: Anchors, kinds: np.ndarray, lengths: np.ndarray, rng: np.ran
         anchors.symbol[event],
         anchors.ts_ms[event] + np.concatenate([p[1].offset_ms for p in parts]),
         np.concatenate([p[1].venue for p in parts]),
-        round_price(np.concatenate([p[1].price for p in parts])),
+        round_price(np.concatenate([p[1].price for p in parts]), anchors.symbol[event]),
         np.concatenate([p[1].volume for p in parts]),
         np.concatenate([p[2] for p in parts]),
     )

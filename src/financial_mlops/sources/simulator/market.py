@@ -7,7 +7,7 @@ from .behaviour import TAIL
 from .clock import TRADES_PER_SESSION
 from .shocks import clustered_shocks
 from .traits import Traits
-from .universe import ACTIVITY, ANNUAL_VOL, TICK
+from .universe import ACTIVITY, ANNUAL_VOL
 
 TRADING_DAYS_PER_YEAR = 252
 ROUND_LOT_SHARE = 0.6  # of prints of 50 shares or more, by default (anomalies' sizes)
@@ -21,11 +21,10 @@ def per_trade_sigma(volatility_multiplier: float) -> np.ndarray:
     return volatility_multiplier * ANNUAL_VOL / np.sqrt(TRADING_DAYS_PER_YEAR * trades_per_day)
 
 
-def trade_to_trade_sigma(sigma: np.ndarray, prices: np.ndarray, venue_noise: np.ndarray
-                         ) -> np.ndarray:
+def trade_to_trade_sigma(sigma: np.ndarray, prices: np.ndarray, traits: Traits) -> np.ndarray:
     """Sd of the log return between two prints: mid move, two venue noises, two tick roundings."""
-    tick_var = (TICK / prices) ** 2 / 12
-    return np.sqrt(sigma**2 * (1 + 2 * venue_noise**2) + 2 * tick_var)
+    tick_var = (traits.tick / prices) ** 2 / 12
+    return np.sqrt(sigma**2 * (1 + 2 * traits.venue_noise**2) + 2 * tick_var)
 
 
 def walk_mids(
@@ -55,16 +54,17 @@ def walk_mids(
     return log_mid, last, local_sigma
 
 
-def tick_round(prices: np.ndarray) -> np.ndarray:
-    return np.maximum(np.round(prices, 2), TICK)
+def tick_round(prices: np.ndarray, tick: np.ndarray) -> np.ndarray:
+    """Prices on their tick grid (``tick`` per price), written without float residue."""
+    return np.round(np.maximum(np.round(prices / tick), 1) * tick, 8)
 
 
 def venue_prints(log_mid: np.ndarray, sigma: np.ndarray, venue_noise: np.ndarray,
-                 rng: np.random.Generator) -> np.ndarray:
+                 tick: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Printed prices: the shared mid with a little venue noise (``venue_noise`` of a trade's
-    move, per print), on the tick grid."""
+    move, per print), on the tick grid (``tick`` per print)."""
     noise = venue_noise * sigma * rng.standard_normal(len(log_mid))
-    return tick_round(np.exp(log_mid + noise))
+    return tick_round(np.exp(log_mid + noise), tick)
 
 
 def round_lots(shares: np.ndarray, rng: np.random.Generator,
