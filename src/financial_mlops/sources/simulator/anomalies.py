@@ -2,10 +2,12 @@
 definition of each kind, shared by the simulator and the injector (``modeling.injected``).
 
 Each kind borrows its anchor's symbol, time, venue and market, and is sized by the symbol's own
-behaviour (``behaviour.measure``): price moves in units of its trade-to-trade volatility (or of
-its last 100 trades', ``behaviour.recent_sigma``, when higher: a wild stretch), sizes
-in units of its typical print, spacing in units of its typical gap. So the same kind is equally
-visible on a $2 stock and a $5,000 one, on a quiet symbol and a busy one, in relative features.
+behaviour (``behaviour.measure``): price moves in units of its trade-to-trade volatility read
+from its tail (scaled up in a wild stretch, ``behaviour.anchor_sigma``), block sizes in units of
+its largest normal prints (its 99.9th percentile) and ordinary ones of its typical print,
+spacing in units of its typical gap. So the same kind is equally visible on a $2 stock and a
+$5,000 one, on a quiet symbol and a busy one, on a light-tailed market and a heavy-tailed one,
+in relative features; within a symbol's normal behaviour it would not be an anomaly at all.
 The everyday kinds (a single price jump, a size spike, an odd-lot off-market print, a short
 momentum burst) sit next to the structured ones (volume bursts, wash trades, ramp and dump).
 """
