@@ -66,6 +66,7 @@ def inject_anomalies(trades: pd.DataFrame, *, rate: float, seed: int,
     anchors = Anchors(symbol=symbol[at], ts_ms=ts_ms[at], venue=venue[at], mid=price[at],
                       price=price[at], sigma=anchor_sigma(behaviour, symbol, price, at),
                       typical_size=behaviour.typical_size[symbol[at]],
+                      large_size=behaviour.large_size[symbol[at]],
                       typical_gap_ms=behaviour.typical_gap_ms[symbol[at]],
                       tick=np.full(len(at), 10.0**-decimals))
     # Bursts spread over venues in the proportions the symbol's own trades use.
@@ -77,7 +78,7 @@ def inject_anomalies(trades: pd.DataFrame, *, rate: float, seed: int,
 
     new_symbol, new_ts, new_venue, new_price, new_volume, kind = inject(
         anchors, kinds, lengths, rng, draw_venue=draw_venue,
-        round_price=lambda p: np.maximum(np.round(p, decimals), 10.0**-decimals))
+        round_price=lambda p, _: np.maximum(np.round(p, decimals), 10.0**-decimals))
     injected = pd.DataFrame({
         "trade_id": [f"{INJECTED_PREFIX}{seed}-{i:09d}" for i in range(len(kind))],
         "symbol": symbols[new_symbol],

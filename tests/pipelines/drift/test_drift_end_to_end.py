@@ -30,8 +30,11 @@ SMALL_RETRAINING = {
                ("hist_gradient_boosting", "logistic_regression", "isolation_forest")},
         },
     },
+    # Stability gates off: a 20,000-trade market leaves 10-25 anomalies in a validation slice,
+    # whose PR-AUC then moves by 0.3 with the simulator's seed (the gates have their own tests).
     "deployment": {"slice_rows": 3000, "bootstrap": {"resamples": 200},
-                   "floors": {"pr_auc": 0.1, "f1": 0.1, "precision": 0.05, "recall": 0.05}},
+                   "floors": {"pr_auc": 0.1, "f1": 0.1, "precision": 0.05, "recall": 0.05},
+                   "stability": {"max_train_val_gap": 1.0, "max_batch_pr_auc_spread": 1.0}},
     "validation": {"rows": 500},
 }
 

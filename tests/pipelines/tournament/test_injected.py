@@ -47,11 +47,12 @@ def test_injected_prints_are_labelled_and_sized_by_their_symbols_behaviour():
     pd.testing.assert_frame_equal(real[["trade_id", "symbol", "price", "volume"]],
                                   trades[["trade_id", "symbol", "price", "volume"]])
     assert set(injected.exchange) <= set(trades.exchange)
-    # Prices stay on the market's own grid (4 decimals here), in each symbol's own range.
+    # Prices stay on the market's own grid (4 decimals here), near each symbol's own range (a
+    # 30-sigma jump of the heavy-tailed penny name moves it by a quarter or more).
     assert np.allclose(injected.price, injected.price.round(4))
     for symbol, group in injected.groupby("symbol"):
         own = trades[trades.symbol == symbol].price
-        assert group.price.between(own.min() * 0.8, own.max() * 1.25).all()
+        assert group.price.between(own.min() * 0.5, own.max() * 2).all()
     # Sizes scale with the symbol's typical size: the penny name's prints are thousands.
     typical = trades.groupby("symbol").volume.median()
     ratio = injected.groupby("symbol").volume.median() / typical[injected.symbol.unique()]

@@ -2,10 +2,12 @@
 definition of each kind, shared by the simulator and the injector (``modeling.injected``).
 
 Each kind borrows its anchor's symbol, time, venue and market, and is sized by the symbol's own
-behaviour (``behaviour.measure``): price moves in units of its trade-to-trade volatility (or of
-its last 100 trades', ``behaviour.recent_sigma``, when higher: a wild stretch), sizes
-in units of its typical print, spacing in units of its typical gap. So the same kind is equally
-visible on a $2 stock and a $5,000 one, on a quiet symbol and a busy one, in relative features.
+behaviour (``behaviour.measure``): price moves in units of its trade-to-trade volatility read
+from its tail (scaled up in a wild stretch, ``behaviour.anchor_sigma``), block sizes in units of
+its largest normal prints (its 99.9th percentile) and ordinary ones of its typical print,
+spacing in units of its typical gap. So the same kind is equally visible on a $2 stock and a
+$5,000 one, on a quiet symbol and a busy one, on a light-tailed market and a heavy-tailed one,
+in relative features; within a symbol's normal behaviour it would not be an anomaly at all.
 The everyday kinds (a single price jump, a size spike, an odd-lot off-market print, a short
 momentum burst) sit next to the structured ones (volume bursts, wash trades, ramp and dump).
 """
@@ -14,7 +16,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from .market import draw_sizes, round_lots, tick_round
+from .market import draw_sizes, round_lots
 from .universe import draw_venues
 
 ANOMALY_KINDS = ("price_spike", "volume_burst", "wash_trade", "off_market_print", "ramp_and_dump",
@@ -38,6 +40,7 @@ class Anchors:
     price: np.ndarray  # the anchor's printed price
     sigma: np.ndarray  # the symbol's trade-to-trade log-return volatility, at least its recent one
     typical_size: np.ndarray  # the symbol's typical print size
+    large_size: np.ndarray  # the size of the symbol's largest normal prints (behaviour.TAIL)
     typical_gap_ms: np.ndarray  # the symbol's typical time between trades
     tick: np.ndarray  # the symbol's price increment
 
@@ -71,12 +74,12 @@ def plan_events(
 
 
 def inject(anchors: Anchors, kinds: np.ndarray, lengths: np.ndarray, rng: np.random.Generator,
-           *, draw_venue=draw_venues, round_price=tick_round):
+           *, round_price, draw_venue=draw_venues):
     """All anomalous prints of the planned events as (symbol, ts_ms, venue, price, volume, kind).
 
-    ``draw_venue(symbols, rng)`` picks the venues of a volume burst and ``round_price`` puts
-    prices on the tick grid: the simulator's own by default; a user's market brings its own
-    (``financial_mlops.modeling.injected``).
+    ``round_price(prices, symbols)`` puts prices on the symbols' tick grid and
+    ``draw_venue(symbols, rng)`` picks the venues of a volume burst (the simulator's own by
+    default): a user's market brings its own (``financial_mlops.modeling.injected``).
     """
     parts = []
     for kind, make in enumerate(_MAKERS):
@@ -91,7 +94,7 @@ def inject(anchors: Anchors, kinds: np.ndarray, lengths: np.ndarray, rng: np.ran
         anchors.symbol[event],
         anchors.ts_ms[event] + np.concatenate([p[1].offset_ms for p in parts]),
         np.concatenate([p[1].venue for p in parts]),
-        round_price(np.concatenate([p[1].price for p in parts])),
+        round_price(np.concatenate([p[1].price for p in parts]), anchors.symbol[event]),
         np.concatenate([p[1].volume for p in parts]),
         np.concatenate([p[2] for p in parts]),
     )
@@ -155,30 +158,31 @@ def _off_market_print(a: Anchors, lengths, rng) -> Prints:
 
 
 def _size_spike(a: Anchors, lengths, rng) -> Prints:
-    """One print of 15-60 typical sizes at the market's price."""
+    """One print of 2-6 times the symbol's largest normal prints, at the market's price."""
     n = len(lengths)
     price = a.mid * np.exp(a.sigma * rng.standard_normal(n))
-    return _single_prints(a, price, round_lots(a.typical_size * rng.uniform(15, 60, n), rng), rng)
+    return _single_prints(a, price, round_lots(a.large_size * rng.uniform(2, 6, n), rng), rng)
 
 
 def _wash_trade(a: Anchors, lengths, rng) -> Prints:
-    """Two prints, same venue, same price, the same large non-round size, a few ms apart."""
+    """Two prints, same venue, same price, the same non-round size as large as the symbol's
+    largest normal prints, a few ms apart."""
     event, position = _expand(lengths)
-    size = np.floor(a.typical_size * rng.uniform(20, 50, len(lengths)) / 100) * 100
-    size += rng.integers(1, 100, len(lengths))
+    size = np.ceil(a.large_size * rng.uniform(0.7, 2, len(lengths)))
+    size = np.where(size % 100 == 0, size + 1, size)
     first = rng.integers(0, 200, len(lengths))
     offset = first[event] + position * rng.integers(1, 16, len(lengths))[event]
     return Prints(event, offset, a.price[event], size[event], a.venue[event])
 
 
 def _volume_burst(a: Anchors, lengths, rng, draw_venue=draw_venues) -> Prints:
-    """Several block-sized prints of one symbol across venues, each within a fraction of its
-    typical gap of the one before."""
+    """Several prints as large as the symbol's largest normal ones, across venues, each within a
+    fraction of its typical gap of the one before."""
     event, _ = _expand(lengths)
     steps = _gaps_ms(a.take(event), 0.02, 0.3, rng)
     offset = _cumulative_within_event(steps, lengths)
     price = a.mid[event] * np.exp(a.sigma[event] * rng.standard_normal(len(event)))
-    size = round_lots(a.typical_size[event] * rng.uniform(15, 50, len(event)), rng)
+    size = round_lots(a.large_size[event] * rng.uniform(0.7, 2, len(event)), rng)
     return Prints(event, offset, price, size, draw_venue(a.symbol[event], rng))
 
 

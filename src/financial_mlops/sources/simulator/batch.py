@@ -7,9 +7,18 @@ from . import arguments
 from .anomalies import ANOMALY_KINDS, MAX_EVENT_SPAN_MS, Anchors, inject, plan_events
 from .behaviour import Behaviour, anchor_sigma, measure
 from .clock import TRADES_PER_SECOND, arrival_times_ms, session_position
-from .market import draw_sizes, per_trade_sigma, trade_to_trade_sigma, venue_prints, walk_mids
+from .market import (
+    draw_sizes,
+    large_sizes,
+    per_trade_sigma,
+    tick_round,
+    trade_to_trade_sigma,
+    venue_prints,
+    walk_mids,
+)
 from .state import Market, fresh_market, iso_ms, market_from_state, state_of
-from .universe import ACTIVITY, EXCHANGES, MEDIAN_SIZE, SYMBOLS, TICK, draw_venues
+from .traits import draw_traits
+from .universe import ACTIVITY, EXCHANGES, MEDIAN_SIZE, OPEN_PRICES, SYMBOLS, draw_venues
 
 _KIND_NAMES = np.array([*ANOMALY_KINDS, None], dtype=object)  # kind -1 (normal) maps to None
 
@@ -44,16 +53,20 @@ def simulate_batch(
     ts_ms, close_ms = arrival_times_ms(*session_position(market.clock_ms), n_normal, rng)
     symbol = rng.choice(len(SYMBOLS), size=n_normal, p=ACTIVITY)
     venue = draw_venues(symbol, rng)
-    sigma = per_trade_sigma(volatility)
-    log_mid, last_log_mid, local_sigma = walk_mids(symbol, np.log(market.mids), sigma, rng)
-    price = venue_prints(log_mid, local_sigma, rng)
+    traits = draw_traits(seed, OPEN_PRICES)
+    sigma = per_trade_sigma(volatility) * traits.volatility
+    log_mid, last_log_mid, local_sigma = walk_mids(symbol, np.log(market.mids), sigma, traits,
+                                                   rng)
+    price = venue_prints(log_mid, local_sigma, traits.venue_noise[symbol], traits.tick[symbol],
+                         rng)
     typical_size = MEDIAN_SIZE * volume_scale
-    volume = draw_sizes(typical_size[symbol], rng)
+    volume = draw_sizes(typical_size[symbol], rng, traits, symbol)
 
     # Anomalies are sized by each symbol's behaviour as measured on its prints, as the
     # injector measures a user's market; the model's values stand in for a symbol with few.
-    expected = Behaviour(trade_to_trade_sigma(sigma, np.exp(last_log_mid)), typical_size,
-                         1000 / (TRADES_PER_SECOND * ACTIVITY))
+    expected_sigma = trade_to_trade_sigma(sigma, np.exp(last_log_mid), traits)
+    expected = Behaviour(expected_sigma, expected_sigma, typical_size,
+                         large_sizes(typical_size, traits), 1000 / (TRADES_PER_SECOND * ACTIVITY))
     behaviour = measure(symbol, ts_ms, price, volume, len(SYMBOLS)).filled(expected)
     at = _anchor_positions(close_ms - ts_ms, len(kinds), rng)
     anchors = Anchors(
@@ -64,10 +77,12 @@ def simulate_batch(
         price=price[at],
         sigma=anchor_sigma(behaviour, symbol, price, at),
         typical_size=behaviour.typical_size[symbol[at]],
+        large_size=behaviour.large_size[symbol[at]],
         typical_gap_ms=behaviour.typical_gap_ms[symbol[at]],
-        tick=np.full(len(at), TICK),
+        tick=traits.tick[symbol[at]],
     )
-    anomalous = inject(anchors, kinds, lengths, rng)
+    anomalous = inject(anchors, kinds, lengths, rng,
+                       round_price=lambda p, of: tick_round(p, traits.tick[of]))
     normal = (symbol, ts_ms, venue, price, volume, np.full(n_normal, -1))
     columns = [np.concatenate(pair) for pair in zip(normal, anomalous, strict=True)]
     order = np.argsort(columns[1], kind="stable")

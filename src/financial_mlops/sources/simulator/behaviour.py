@@ -5,36 +5,44 @@ user's trades, so "12 sigma off" means the same thing on both: a $2 stock and a 
 symbol trading 10 times a minute and one trading 10,000 times, get the same relative anomaly.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
+from scipy.stats import norm
 
 MIN_TRADES = 30  # fewer trades of a symbol than this measure nothing (NaN)
 _TRIM = 0.99  # the largest 1 % of moves are left out: a market's own anomalies do not count
 _MIN_SIGMA = 1e-5  # 0.1 bp: a symbol that never moves still gets visible moves
+TAIL = 0.999  # the quantile a symbol's largest normal moves and prints are read at
+_GAUSSIAN_TAIL = float(norm.ppf(0.5 + TAIL / 2))  # |move| at TAIL in sigmas on a Gaussian market
 
 
 @dataclass(frozen=True)
 class Behaviour:
     """Per symbol (index = symbol number); NaN where the symbol has under MIN_TRADES trades."""
 
-    sigma: np.ndarray  # RMS of its trade-to-trade log returns, largest 1 % trimmed
+    sigma: np.ndarray  # the unit of its moves: RMS, or its tail's equivalent (``measure``)
+    rms: np.ndarray  # RMS of its trade-to-trade log returns, largest 1 % trimmed
     typical_size: np.ndarray  # median print size
+    large_size: np.ndarray  # its TAIL quantile print size: its largest normal prints
     typical_gap_ms: np.ndarray  # mean time between its trades
 
     def filled(self, fallback: "Behaviour") -> "Behaviour":
         """This behaviour, with `fallback`'s values where it measured nothing."""
-        return Behaviour(*(np.where(np.isnan(mine), theirs, mine) for mine, theirs in
-                           zip((self.sigma, self.typical_size, self.typical_gap_ms),
-                               (fallback.sigma, fallback.typical_size, fallback.typical_gap_ms),
-                               strict=True)))
+        return Behaviour(*(np.where(np.isnan(getattr(self, f.name)), getattr(fallback, f.name),
+                                    getattr(self, f.name)) for f in fields(self)))
 
 
 def measure(symbol: np.ndarray, ts_ms: np.ndarray, price: np.ndarray, volume: np.ndarray,
             n_symbols: int) -> Behaviour:
     """Each symbol's behaviour from its trades (``symbol``: index per trade, rows in time
-    order within each symbol)."""
-    sigma, size, gap = (np.full(n_symbols, np.nan) for _ in range(3))
+    order within each symbol).
+
+    Its volatility unit ``sigma`` is the larger of the RMS and the TAIL quantile of its moves
+    over what that quantile is in sigmas on a Gaussian market: on a heavy-tailed symbol a
+    "12-sigma" move of the RMS is one its normal trades make, so there a sigma is worth more, and
+    an anomaly sized in sigmas is as far beyond the symbol's own largest moves on any market."""
+    sigma, rms, size, large, gap = (np.full(n_symbols, np.nan) for _ in range(5))
     order = np.argsort(symbol, kind="stable")
     bounds = np.r_[0, np.cumsum(np.bincount(symbol, minlength=n_symbols))]
     log_price, volume, ts_ms = np.log(price[order]), volume[order], ts_ms[order]
@@ -42,11 +50,12 @@ def measure(symbol: np.ndarray, ts_ms: np.ndarray, price: np.ndarray, volume: np
         rows = slice(bounds[s], bounds[s + 1])
         moves = np.abs(np.diff(log_price[rows]))
         kept = moves[moves <= np.quantile(moves, _TRIM)]
-        sigma[s] = max(float(np.sqrt(np.mean(kept**2))), _MIN_SIGMA)
-        size[s] = float(np.median(volume[rows]))
+        rms[s] = max(float(np.sqrt(np.mean(kept**2))), _MIN_SIGMA)
+        sigma[s] = max(rms[s], float(np.quantile(moves, TAIL)) / _GAUSSIAN_TAIL)
+        size[s], large[s] = np.quantile(volume[rows], [0.5, TAIL])
         times = ts_ms[rows]
         gap[s] = max((times[-1] - times[0]) / (len(times) - 1), 1.0)
-    return Behaviour(sigma, size, gap)
+    return Behaviour(sigma, rms, size, large, gap)
 
 
 RECENT_TRADES = 100  # the symbol's recent trades an anchor's current volatility is read from
@@ -78,5 +87,8 @@ def recent_sigma(symbol: np.ndarray, price: np.ndarray, at: np.ndarray,
 def anchor_sigma(behaviour: Behaviour, symbol: np.ndarray, price: np.ndarray,
                  at: np.ndarray) -> np.ndarray:
     """The volatility anomalies at rows ``at`` are sized by, in the simulator and the injector
-    alike: the larger of the symbol's whole-sample and recent sigma."""
-    return np.fmax(behaviour.sigma[symbol[at]], recent_sigma(symbol, price, at))
+    alike: the symbol's sigma, scaled up by its recent RMS over its whole-sample RMS when higher
+    (a wild stretch)."""
+    s = symbol[at]
+    wild = np.fmax(recent_sigma(symbol, price, at) / behaviour.rms[s], 1.0)
+    return behaviour.sigma[s] * wild

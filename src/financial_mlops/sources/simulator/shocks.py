@@ -9,22 +9,26 @@ import numpy as np
 from scipy.signal import lfilter
 
 
-def clustered_shocks(counts: np.ndarray, rng: np.random.Generator, *, dof: float = 4.0,
-                     persistence: float = 0.995, vol_of_vol: float = 0.8
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def clustered_shocks(counts: np.ndarray, rng: np.random.Generator, *,
+                     dof: float | np.ndarray = 4.0, persistence: float | np.ndarray = 0.995,
+                     vol_of_vol: float | np.ndarray = 0.8) -> tuple[np.ndarray, np.ndarray]:
     """(shocks, scales) for trades grouped by symbol (``counts[s]`` trades of symbol s, in
     order): unit-variance Student-t shocks of ``dof`` degrees of freedom, and each trade's
     volatility multiplier, with mean square 1 so the symbol's overall volatility is kept.
     ``persistence`` per trade sets how long a calm or wild stretch lasts; ``vol_of_vol`` the sd
-    of the log multiplier."""
+    of the log multiplier. Each is one value for all symbols or one per symbol."""
     n = int(counts.sum())
-    shocks = rng.standard_t(dof, n) / np.sqrt(dof / (dof - 2))
-    innovations = rng.standard_normal(n) * vol_of_vol * np.sqrt(1 - persistence**2)
+    dof, persistence, vol_of_vol = (np.broadcast_to(np.asarray(v, float), counts.shape)
+                                    for v in (dof, persistence, vol_of_vol))
+    per_trade = np.repeat(np.arange(len(counts)), counts)
+    shocks = rng.standard_t(dof[per_trade]) / np.sqrt(dof / (dof - 2))[per_trade]
+    innovations = (rng.standard_normal(n) * (vol_of_vol * np.sqrt(1 - persistence**2))[per_trade])
     starts = np.cumsum(counts) - counts
     # Each symbol starts from a stationary draw; the filter runs within each symbol only.
-    innovations[starts[counts > 0]] = rng.standard_normal(int((counts > 0).sum())) * vol_of_vol
+    traded = counts > 0
+    innovations[starts[traded]] = rng.standard_normal(int(traded.sum())) * vol_of_vol[traded]
     log_scale = np.empty(n)
-    for start, count in zip(starts, counts, strict=True):
-        rows = slice(start, start + count)
-        log_scale[rows] = lfilter([1.0], [1.0, -persistence], innovations[rows])
-    return shocks, np.exp(log_scale - vol_of_vol**2)
+    for s in np.flatnonzero(traded):
+        rows = slice(starts[s], starts[s] + counts[s])
+        log_scale[rows] = lfilter([1.0], [1.0, -persistence[s]], innovations[rows])
+    return shocks, np.exp(log_scale - vol_of_vol[per_trade] ** 2)

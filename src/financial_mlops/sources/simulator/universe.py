@@ -12,8 +12,6 @@ EXCHANGES = ("XNAS", "XNYS", "ARCX", "BATS", "IEXG", "EDGA", "NYSE National", "C
 _VENUE_BASE_SHARE = np.array([0.20, 0.15, 0.20, 0.30, 0.15, 0.05, 0.04, 0.04, 0.03, 0.01, 0.12])
 _LISTING_VENUE_BONUS = 0.5
 
-TICK = 0.01
-
 
 @dataclass(frozen=True)
 class Listing:
