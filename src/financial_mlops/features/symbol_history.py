@@ -89,8 +89,11 @@ def symbol_features(trades: pd.DataFrame, spec: GoldSpec, keys: Sequence[str]) -
     own = trades["_own"].to_numpy(dtype=bool)
     if not own.all():
         trades, values = trades[own].reset_index(drop=True), values[:, own]
-    return pd.concat([trades[list(keys)],  # strings stay in Arrow
-                      pd.DataFrame(values.T, columns=list(features), copy=False)], axis=1)
+    rows = trades[list(keys)]
+    # Text leaves as Python strings: a group read from several Arrow batches holds its text in
+    # chunked arrays, which Spark's conversion back to Arrow refuses.
+    rows = rows.astype({key: object for key in keys if pd.api.types.is_string_dtype(rows[key])})
+    return pd.concat([rows, pd.DataFrame(values.T, columns=list(features), copy=False)], axis=1)
 
 
 def _in_order(t: np.ndarray, trade_id: pd.Series) -> bool:

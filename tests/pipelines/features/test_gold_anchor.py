@@ -24,10 +24,16 @@ def test_gold_equals_the_polars_anchor_on_a_concentrated_market(spark, features_
     trades = market(20_000, seed=5)
     trades["event_time"] = pd.to_datetime(trades.pop("timestamp")).dt.tz_localize(None)
     silver = trades[["trade_id", "symbol", "exchange", "event_time", "price", "volume"]]
-    gold = (trade_features(from_pandas(spark, silver, "trade_id string, symbol string, "
-                                       "exchange string, event_time timestamp, price double, "
-                                       "volume double"), features_params["gold"])
-            .toPandas().sort_values("trade_id", ignore_index=True))
+    # Small Arrow batches: every symbol reaches its task in several, as on a real market.
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "1000")
+    try:
+        gold = (trade_features(from_pandas(spark, silver, "trade_id string, symbol string, "
+                                           "exchange string, event_time timestamp, "
+                                           "price double, volume double"),
+                               features_params["gold"])
+                .toPandas().sort_values("trade_id", ignore_index=True))
+    finally:
+        spark.conf.unset("spark.sql.execution.arrow.maxRecordsPerBatch")
     anchor = (gold_rows(pl.from_pandas(silver.astype({"event_time": "datetime64[us]"})),
                         features_params["gold"])
               .to_pandas().sort_values("trade_id", ignore_index=True))
