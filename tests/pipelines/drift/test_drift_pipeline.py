@@ -13,6 +13,7 @@ import yaml
 from kedro.framework.session import KedroSession
 from matplotlib.image import imread
 
+from financial_mlops.datasets.registry import Champion
 from financial_mlops.errors import UserError
 from financial_mlops.pipelines.drift.nodes import check_drift, select_window
 from financial_mlops.pipelines.drift.report import summary_markdown
@@ -212,6 +213,11 @@ def test_drift_needs_a_working_champion_and_sane_settings(project, write_gold, m
     write_gold(*synthetic_gold(1000, seed=1))
     with pytest.raises(UserError, match="no @champion model"):
         project.run("drift", params=PARAMS)
+    # In the whole flow a first challenger that deployment refused leaves a champion dataset
+    # with no version (the refusal is its change), not a model to check.
+    refused = Champion("anomaly_detector", None, None, {}, [], change={"decision": "reject"})
+    with pytest.raises(UserError, match="no @champion model"):
+        check_drift(pd.DataFrame(), {}, refused, PARAMS["drift"])
     make_champion(*synthetic_gold(4000, seed=0))
     with pytest.raises(UserError, match="drift.window.max_rows=100 is below "
                                         "drift.min_window_rows=500"):

@@ -204,7 +204,7 @@ def check_drift(window: pd.DataFrame, coverage: dict, champion: Champion | None,
     whatever model scored these trades when they streamed in. ``after`` only orders the check
     after an upstream stage (see ``create_pipeline``).
     """
-    if champion is None:
+    if champion is None or champion.version is None:  # none yet, or deployment refused it
         raise UserError("there is no @champion model to check for drift: run the tournament "
                         "and deployment pipelines first")
     check = {
