@@ -47,7 +47,7 @@ from pyspark.sql.streaming import StreamingQueryListener
 from financial_mlops.demo import LiveDemo
 from financial_mlops.features.gold import parallel_trade_features
 from financial_mlops.modeling.pyfunc import AnomalyDetector, log_detector
-from financial_mlops.pipelines.inference.nodes import latest_trade_rows, score_trades
+from financial_mlops.pipelines.inference.nodes import new_trade_rows, score_trades
 from financial_mlops.registry import load_version
 from financial_mlops.spark import get_spark
 
@@ -238,7 +238,7 @@ def concentrated_throughput(spark: SparkSession, folder: Path, trades: int) -> f
 
 
 def _score_only(changes: DataFrame, model, version: str) -> None:
-    score_trades(latest_trade_rows(changes), model, version).write.format("noop").mode(
+    score_trades(new_trade_rows(changes), model, version).write.format("noop").mode(
         "overwrite").save()
 
 

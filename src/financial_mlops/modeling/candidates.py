@@ -26,6 +26,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from financial_mlops.modeling.metrics import pr_auc
+from financial_mlops.modeling.scoring import anomaly_scores
 
 Reporter = Callable[[int, float], None]
 HGB_STEP = 25  # iterations between two pruning reports of histogram gradient boosting
@@ -70,13 +71,6 @@ class MaxAbsZScore(BaseEstimator):
 def matching_columns(columns, patterns: list[str]) -> list[str]:
     """The columns matching any of the shell-style ``patterns``, in column order."""
     return [c for c in columns if any(fnmatchcase(c, p) for p in patterns)]
-
-
-def anomaly_scores(estimator: Any, X: pd.DataFrame) -> np.ndarray:
-    """Continuous anomaly scores, higher = more anomalous, for every candidate kind."""
-    if hasattr(estimator, "predict_proba"):
-        return estimator.predict_proba(X)[:, 1]
-    return -estimator.score_samples(X)
 
 
 class _ReportValidationPrAuc(xgb.callback.TrainingCallback):

@@ -19,7 +19,7 @@ import pandas as pd
 from mlflow.models import infer_signature
 
 import financial_mlops
-from financial_mlops.modeling.candidates import anomaly_scores
+from financial_mlops.modeling.scoring import detections
 
 # Pinned to what trained the model; listing them skips MLflow's slow requirement inference.
 _REQUIREMENTS = ("mlflow", "scikit-learn", "xgboost", "pandas", "numpy", "cloudpickle")
@@ -34,11 +34,7 @@ class AnomalyDetector(mlflow.pyfunc.PythonModel):
         self.threshold = float(threshold)
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        scores = anomaly_scores(self.estimator, model_input[self.features].astype(float))
-        return pd.DataFrame({
-            "score": scores.astype(float),
-            "is_anomaly": (scores >= self.threshold).astype("int32"),
-        }, index=model_input.index)
+        return detections(self.estimator, self.features, self.threshold, model_input)
 
 
 def log_detector(detector: AnomalyDetector, example: pd.DataFrame) -> mlflow.models.model.ModelInfo:

@@ -18,8 +18,9 @@ from typing import Any
 import optuna
 import pandas as pd
 
-from financial_mlops.modeling.candidates import Splits, anomaly_scores, fit_candidate
+from financial_mlops.modeling.candidates import Splits, fit_candidate
 from financial_mlops.modeling.metrics import pr_auc
+from financial_mlops.modeling.scoring import anomaly_scores
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

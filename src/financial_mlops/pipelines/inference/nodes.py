@@ -17,7 +17,7 @@ from functools import partial
 
 import pandas as pd
 from mlflow.pyfunc import PyFuncModel
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 
@@ -26,6 +26,7 @@ from financial_mlops.datasets.registry import ChampionResolver
 from financial_mlops.errors import UserError
 from financial_mlops.features.gold import ARRIVAL
 from financial_mlops.modeling.pyfunc import AnomalyDetector
+from financial_mlops.modeling.scoring import detections
 from financial_mlops.watermarks import arrived_after
 
 MODES = ("availableNow", "continuous")
@@ -77,25 +78,23 @@ class ChampionScorer:
             logger.info("Scoring with %s version %s (@%s)", self.champion.name, version,
                         self.champion.alias)
             self.version = version
-        return score_trades(latest_trade_rows(changes), self.champion.model(version), version)
+        return score_trades(new_trade_rows(changes), self.champion.model(version), version)
 
 
-def latest_trade_rows(changes: DataFrame) -> DataFrame:
-    """One row per trade from a batch of gold's change feed: inserts and update post-images,
-    the latest when a trade was inserted and then recomputed within the batch.
+def new_trade_rows(changes: DataFrame) -> DataFrame:
+    """The trades a batch of gold's change feed brings for the first time: its inserts.
 
-    A batch of inserts only (the usual case) is taken as it is: gold is MERGEd on ``trade_id``,
-    so it inserts a trade once, and the sort that picks the latest row is the costliest step.
-    Plain gold rows (no change feed: gold read in batch on Databricks) are one row per trade
-    already.
+    Gold is MERGEd on ``trade_id``, so it inserts each trade once, and later recomputations
+    (a late trade before it) are updates of a trade already scored, which the insert-only MERGE
+    would drop anyway. Scoring the insert makes a trade's score the one of the features it
+    arrived with, whatever the micro-batch boundaries. Only a filter: a streaming change-feed
+    batch is a scan of already-read rows, so any extra pass over it (a check, a window) reads
+    them all again. Plain gold rows (no change feed: gold read in batch on Databricks) are one
+    row per trade already.
     """
     if "_change_type" not in changes.columns:
         return changes
-    rows = changes.filter(F.col("_change_type").isin("insert", "update_postimage"))
-    if changes.filter(F.col("_change_type") != "insert").isEmpty():
-        return rows
-    newest_first = Window.partitionBy("trade_id").orderBy(F.col("_commit_version").desc())
-    return rows.withColumn("_rank", F.row_number().over(newest_first)).filter(F.col("_rank") == 1)
+    return changes.filter(F.col("_change_type") == "insert")
 
 
 def score_trades(trades: DataFrame, model: PyFuncModel, model_version: str) -> DataFrame:
@@ -128,22 +127,27 @@ def _check_features(model: PyFuncModel, version: str, columns: list[str]) -> lis
 
 
 def _predictor(model: PyFuncModel):
-    """The model's ``predict`` on each Arrow batch. For the project's ``AnomalyDetector``
-    pyfunc's wrapper is skipped: it checks and converts every batch against the signature,
-    which ``_check_features`` did once for the stream and gold's double columns satisfy, and
-    that cost about as much as the trees themselves."""
+    """The model's scores on each Arrow batch. For the project's ``AnomalyDetector`` the
+    workers get its estimator, features and threshold with ``scoring.detections``, not the
+    pyfunc: unpickling that imports MLflow in every new Python worker (seconds of CPU before
+    its first batch), and pyfunc's wrapper checks and converts every batch against the
+    signature, which ``_check_features`` did once for the stream and gold's doubles satisfy."""
     detector = model.metadata.flavors.get("python_function", {}).get("loader_module") == (
         "mlflow.pyfunc.model") and model.unwrap_python_model()
     if isinstance(detector, AnomalyDetector):
-        model_predict = partial(detector.predict, None)
+        score = partial(detections, detector.estimator, detector.features, detector.threshold)
     else:
-        model_predict = model.predict
+        score = partial(_pyfunc_detections, model)
 
-    def predict(features: pd.DataFrame) -> pd.DataFrame:
-        prediction = model_predict(features)
-        return pd.DataFrame({
-            "score": prediction["score"].to_numpy(dtype="float64"),
-            "is_anomaly": prediction["is_anomaly"].to_numpy(dtype="int32"),
-        })
+    def predict(features: pd.DataFrame) -> pd.DataFrame:  # the hints tell Spark the UDF's kind
+        return score(features)
 
     return predict
+
+
+def _pyfunc_detections(model: PyFuncModel, features: pd.DataFrame) -> pd.DataFrame:
+    prediction = model.predict(features)
+    return pd.DataFrame({
+        "score": prediction["score"].to_numpy(dtype="float64"),
+        "is_anomaly": prediction["is_anomaly"].to_numpy(dtype="int32"),
+    })

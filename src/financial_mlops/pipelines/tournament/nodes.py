@@ -36,7 +36,6 @@ from financial_mlops.modeling.candidates import (
     MaxAbsZScore,
     Slice,
     Splits,
-    anomaly_scores,
     matching_columns,
 )
 from financial_mlops.modeling.charts import leaderboard_figure, pr_curves_figure
@@ -49,6 +48,7 @@ from financial_mlops.modeling.metrics import (
     pr_auc,
 )
 from financial_mlops.modeling.pyfunc import AnomalyDetector, log_detector
+from financial_mlops.modeling.scoring import anomaly_scores
 from financial_mlops.modeling.tuning import study_summary, tune
 from financial_mlops.profile import SEGMENT_COLUMNS, build_reference_profile
 from financial_mlops.sources.simulator.other_market import other_market
