@@ -30,6 +30,7 @@ _MICROS = 1_000_000
 _BPS = 10_000.0
 _FLAT = 1e-6
 RUN_TRADES = 5  # gold.RUN_TRADES
+BURST_TRADES = 3  # symbol_history.BURST_TRADES
 _SCHEMA = {"trade_id": pl.String, "symbol": pl.String, "price": pl.Float64,
            "volume": pl.Float64, "timestamp": pl.String, "exchange": pl.String}
 
@@ -124,6 +125,16 @@ def gold_rows(silver: pl.DataFrame, gold: Mapping[str, Any]) -> pl.DataFrame:
                / pl.min_horizontal(position - 1, pl.lit(longest))).sqrt()
     run = p.log() - p.log().shift(RUN_TRADES).over("symbol")
     f[f"f_run_z_{RUN_TRADES}"] = (run / run_rms, 0.0)
+    longest_count = pl.min_horizontal(position - 1, pl.lit(longest))
+    logs, log_squares = (pl.col(f"_log_volume_sum_{longest}"),
+                         pl.col(f"_log_volume_squares_sum_{longest}"))
+    burst_size = pl.sum_horizontal(v.log().shift(k).over("symbol")
+                                   for k in range(BURST_TRADES)) / BURST_TRADES
+    burst_size = pl.when(position >= BURST_TRADES).then(burst_size)  # all of them known
+    f[f"f_burst_log_volume_z_{BURST_TRADES}"] = (
+        (burst_size - logs / longest_count) / _std(logs, log_squares, longest_count, False), 0.0)
+    f[f"f_burst_gap_ratio_{BURST_TRADES}"] = (
+        (t - t.shift(BURST_TRADES - 1).over("symbol")) / ((BURST_TRADES - 1) * typical_gap), 1.0)
     first = windows[0]
     below = pl.sum_horizontal((v.shift(k).over("symbol") < v).fill_null(False)
                               for k in range(1, first + 1))

@@ -26,6 +26,7 @@ BPS = 10_000.0  # returns and deviations in basis points
 FLAT = 1e-6  # a std under this fraction of the mean is rounding noise
 UNITS = 1e9  # sums over the last seconds add logs as whole 1e-9ths, in int64
 RUN_TRADES = 5  # trades of a momentum run (f_run_z_5); within history_needed's window
+BURST_TRADES = 3  # prints of a burst (f_burst_*_3): this one and the two before it
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ class GoldSpec:
             names += [f"f_price_z_{n}", f"f_price_dev_bps_{n}", f"f_return_z_{n}",
                       f"f_log_volume_rel_{n}", f"f_log_volume_z_{n}", f"f_volume_ratio_{n}",
                       f"f_vwap_dev_bps_{n}"]
-        return names + [f"f_run_z_{RUN_TRADES}", f"f_size_rank_{self.windows[0]}",
+        return names + [f"f_run_z_{RUN_TRADES}", f"f_burst_log_volume_z_{BURST_TRADES}",
+                        f"f_burst_gap_ratio_{BURST_TRADES}", f"f_size_rank_{self.windows[0]}",
                         f"f_trades_last_{self.recent_seconds}s_ratio",
                         f"f_volume_last_{self.recent_seconds}s_ratio",
                         "f_cross_exchange_dev_bps"]
@@ -155,6 +157,21 @@ def _features(trades: pd.DataFrame, spec: GoldSpec) -> dict[str, tuple[np.ndarra
     run = log_price - _lag(log_price, RUN_TRADES)
     run_rms = np.sqrt(_div(sums["return_squares", longest] * RUN_TRADES, known))
     features[f"f_run_z_{RUN_TRADES}"] = (_div(run, run_rms), 0.0)
+    # A burst: the last BURST_TRADES prints (this one and those just before it) large together
+    # and close together. Their mean log size against the symbol's typical one (over the
+    # previous `longest` trades), in units of its log sizes' std; and the time they span
+    # against the symbol's typical gap. One large print among ordinary ones moves the mean by
+    # a third; several in quick succession, on any venues, move it all the way.
+    burst_log_size = log_volume.copy()
+    for k in range(1, BURST_TRADES):
+        burst_log_size += _lag(log_volume, k)
+    typical_log_size = _div(sums["log_volume", longest], known)
+    log_size_std = _std(sums["log_volume", longest], sums["log_volume_squares", longest], known,
+                        relative=False)
+    features[f"f_burst_log_volume_z_{BURST_TRADES}"] = (
+        _div(burst_log_size / BURST_TRADES - typical_log_size, log_size_std), 0.0)
+    features[f"f_burst_gap_ratio_{BURST_TRADES}"] = (
+        _div(seconds - _lag(seconds, BURST_TRADES - 1), (BURST_TRADES - 1) * typical_gap), 1.0)
     features[f"f_size_rank_{windows[0]}"] = (_size_rank(volume, windows[0], position), 0.5)
     # Activity of the last S seconds against the symbol's typical rate: trades, and volume
     # against typical size x typical rate, sizes by their geometric means (mean logs): sizes
@@ -163,7 +180,6 @@ def _features(trades: pd.DataFrame, spec: GoldSpec) -> dict[str, tuple[np.ndarra
     trades_ratio = _div(recent_count, _div(recent * MICROS, typical_gap))
     features[f"f_trades_last_{recent}s_ratio"] = (trades_ratio, 1.0)
     recent_log_size = _div(recent_log_volume, recent_count)
-    typical_log_size = _div(sums["log_volume", longest], known)
     features[f"f_volume_last_{recent}s_ratio"] = (
         trades_ratio * np.exp(recent_log_size - typical_log_size), 1.0)
     features["f_cross_exchange_dev_bps"] = (
