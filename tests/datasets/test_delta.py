@@ -149,6 +149,29 @@ def test_rows_written_counts_each_commit_from_delta_metrics(spark, tmp_path):
     assert dataset.rows_written(version) == {"inserted": 1, "updated": 1, "deleted": 0}
 
 
+def test_a_table_on_disk_answers_from_its_log_as_sql_does_by_name(spark, tmp_path):
+    """Its existence, version and rows written come from its log files; the same table asked
+    by name (through SQL, as Unity Catalog tables are) gives the same answers."""
+    save_args = {"mode": "merge", "keys": ["trade_id"], "when_matched": "update"}
+    by_path = DeltaDataset(path=str(tmp_path / "t"), save_args=save_args)
+    assert (by_path._exists(), by_path.delta_version(), by_path.rows_written(None)) == (
+        False, None, {})
+    by_path.save(spark.createDataFrame(ROWS[:2], SCHEMA))
+    by_path.save(spark.createDataFrame([("t2", "AAPL", 9.0), ROWS[2]], SCHEMA))
+    spark.sql(f"DELETE FROM delta.`{tmp_path / 't'}` WHERE trade_id = 't1'")
+    spark.sql(f"CREATE TABLE log_parity USING delta LOCATION '{tmp_path / 't'}'")
+    try:
+        by_name = DeltaDataset(table="log_parity", save_args=save_args)
+        assert by_path._local_log is not None and by_name._local_log is None
+        assert by_path._exists() and by_name._exists()
+        assert by_path.delta_version() == by_name.delta_version() == 2
+        for since in (None, 0, 1, 2):
+            assert by_path.rows_written(since) == by_name.rows_written(since), since
+        assert by_path.rows_written(0)["updated"] == 1
+    finally:
+        spark.sql("DROP TABLE log_parity")  # the files stay: the table is external
+
+
 def test_preview_and_statistics_for_kedro_viz(spark, tmp_path):
     dataset = DeltaDataset(path=str(tmp_path / "t"))
     assert dataset.preview() == {"columns": [], "index": [], "data": []}

@@ -8,7 +8,8 @@ on a Unity Catalog table alike, so this one class does both.
 
 It speaks SQL to Delta (``MERGE INTO``, ``DESCRIBE HISTORY``, ``CREATE TABLE ... TBLPROPERTIES``),
 never Delta's Python ``DeltaTable`` API: that API needs the JVM and is not available over Spark
-Connect (serverless jobs), while the SQL runs on classic and Connect sessions alike.
+Connect (serverless jobs), while the SQL runs on classic and Connect sessions alike. A table on
+this machine's disk answers its version and commit metrics from its log files (``delta_log``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -34,6 +36,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 from pyspark.sql.types import StructType, TimestampType
 
+from financial_mlops.datasets.delta_log import commit_versions, local_log, operation_metrics
 from financial_mlops.errors import DatasetUserError
 from financial_mlops.relocation import reroot_checkpoint
 from financial_mlops.spark import conf_string, from_pandas, get_spark
@@ -132,7 +135,15 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
         path = self._path if "://" in self._path else os.path.abspath(self._path)
         return "delta.`" + path.replace("`", "``") + "`"
 
+    @property
+    def _local_log(self) -> Path | None:
+        """The ``_delta_log`` folder when the table is on this machine's disk (see
+        ``delta_log``: its version and commit metrics are then read from there)."""
+        return None if self._table else local_log(self._path)
+
     def _exists(self, spark: SparkSession | None = None) -> bool:
+        if self._local_log is not None:
+            return bool(commit_versions(self._local_log))
         spark = spark or self._spark()
         if self._table:
             return spark.catalog.tableExists(self._table)
@@ -179,6 +190,8 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
         """The table's current Delta version (for lineage tags), or None when it has none to
         give: not created yet, or a table a declarative pipeline owns (a materialized view has
         no Delta history to read)."""
+        if self._local_log is not None:
+            return max(commit_versions(self._local_log), default=None)
         try:
             history = self._spark().sql(f"DESCRIBE HISTORY {self._identifier} LIMIT 1").first()
         except PySparkException as error:  # lineage never fails a run
@@ -192,12 +205,17 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
         from Delta's own commit metrics: no pass over the data. SQL, so Spark Connect has it."""
         if not self._exists():
             return {}
-        spark = self._spark()
-        history = spark.sql(f"DESCRIBE HISTORY {self._identifier}").where(
-            F.col("version") > (-1 if since_version is None else since_version))
+        since = -1 if since_version is None else since_version
+        log = self._local_log
+        if log is not None:
+            commits = [operation_metrics(log, v) for v in commit_versions(log) if v > since]
+        else:
+            history = self._spark().sql(f"DESCRIBE HISTORY {self._identifier}")
+            commits = [row[0] or {} for row in history.where(F.col("version") > since)
+                       .select("operationMetrics").collect()]
         totals = {"inserted": 0, "updated": 0, "deleted": 0}
-        for row in history.select("operationMetrics").collect():
-            metrics = {k: int(v) for k, v in (row[0] or {}).items() if v.isdigit()}
+        for commit in commits:
+            metrics = {k: int(v) for k, v in commit.items() if v.isdigit()}
             totals["inserted"] += metrics.get("numTargetRowsInserted",
                                               metrics.get("numOutputRows", 0))
             totals["updated"] += metrics.get("numTargetRowsUpdated", 0)
