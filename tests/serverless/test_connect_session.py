@@ -39,6 +39,13 @@ def test_delta_dataset_merges_creates_and_versions_over_connect(spark, tmp_path)
     # insert-only MERGE (matches_since v >= 2 as a SQL literal): b keeps its first row
     assert rows == [("a", 1, "first"), ("b", 2, "first"), ("c", 3, "again")]
     assert table.delta_version() == 2  # CREATE, first write, MERGE
+    # By name, as Unity Catalog tables are asked (DESCRIBE HISTORY over Connect): the same
+    # answers as the table's log files give by path.
+    spark.sql(f"CREATE TABLE scores_by_name USING delta LOCATION '{tmp_path / 'scores'}'")
+    by_name = DeltaDataset(table="scores_by_name")
+    assert by_name.delta_version() == 2
+    assert by_name.rows_written(0) == table.rows_written(0) == {
+        "inserted": 3, "updated": 0, "deleted": 0}
     properties = {r["key"]: r["value"] for r in
                   spark.sql(f"SHOW TBLPROPERTIES delta.`{tmp_path / 'scores'}`").collect()}
     assert properties["x.y"] == "z"
