@@ -48,8 +48,7 @@ def _same_rows(left: DataFrame, right: DataFrame) -> bool:
 
 
 @pytest.mark.slow
-def test_declarative_pipeline_builds_the_same_tables_as_kedro(project, spark, read_delta,
-                                                              connect_port):
+def test_declarative_pipeline_builds_the_same_tables_as_kedro(project, spark, read_delta):
     landing = project.path(LANDING)
     landing.mkdir(parents=True)
     root = project.path("declarative")
