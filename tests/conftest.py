@@ -7,8 +7,10 @@ never touch the working tree.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -84,3 +86,12 @@ def project(tmp_path, monkeypatch, spark) -> ProjectRun:
 @pytest.fixture
 def read_delta(spark) -> Callable[[Path], Any]:
     return lambda path: spark.read.format("delta").load(str(path))
+
+
+@pytest.fixture
+def connect_port():
+    """Spark Connect's port (15002) to this test alone: ``spark-pipelines run`` and the serverless
+    lane each start a Connect server there, so across pytest-xdist workers they wait in turn."""
+    with open(Path(tempfile.gettempdir()) / "financial_mlops-spark-connect.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield

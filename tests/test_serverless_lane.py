@@ -16,7 +16,7 @@ LANE_ENV = "FINANCIAL_MLOPS_SERVERLESS_LANE"
 
 @pytest.mark.serverless
 @pytest.mark.slow
-def test_the_serverless_lane_passes_over_spark_connect():
+def test_the_serverless_lane_passes_over_spark_connect(connect_port):
     if os.environ.get(LANE_ENV):  # already inside the lane's process
         pytest.skip("the lane does not start itself")
     done = subprocess.run(

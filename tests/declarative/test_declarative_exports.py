@@ -86,7 +86,7 @@ def test_the_landing_file_source_reads_every_export_form(spark, tmp_path):
 
 
 @pytest.mark.slow
-def test_declarative_pipeline_takes_exports_dropped_in_landing(project, spark):
+def test_declarative_pipeline_takes_exports_dropped_in_landing(project, spark, connect_port):
     landing = project.path("data/01_raw/streaming_landing/trades")
     ids = write_exports(landing)
     root = project.path("declarative")

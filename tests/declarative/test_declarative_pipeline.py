@@ -48,7 +48,8 @@ def _same_rows(left: DataFrame, right: DataFrame) -> bool:
 
 
 @pytest.mark.slow
-def test_declarative_pipeline_builds_the_same_tables_as_kedro(project, spark, read_delta):
+def test_declarative_pipeline_builds_the_same_tables_as_kedro(project, spark, read_delta,
+                                                              connect_port):
     landing = project.path(LANDING)
     landing.mkdir(parents=True)
     root = project.path("declarative")
