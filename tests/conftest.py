@@ -29,6 +29,13 @@ os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
+def pytest_collection_modifyitems(items) -> None:
+    """Files with end-to-end (``slow``) tests first: pytest-xdist hands whole files to its
+    workers in this order, so the short files come last and both workers finish together."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)
+
+
 def pytest_ignore_collect(collection_path: Path, config) -> bool | None:
     """The serverless lane (tests/serverless) runs only in the process that
     tests/test_serverless_lane.py starts for it, never beside the classic session."""
