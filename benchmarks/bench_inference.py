@@ -205,7 +205,7 @@ def concentrated_throughput(spark: SparkSession, folder: Path, trades: int) -> f
     """The whole ``kedro run --pipelines inference`` over the gold of the concentrated market
     (issue 17), as in a running project: gold is computed by the project's own
     ``parallel_trade_features`` from the cached landing files, and a champion is fitted on a
-    sample of it (labels: the 1 % largest |f_return_z_20|, only to have a model of the real
+    sample of it (labels: the 1 % largest f_abs_return_z_20, only to have a model of the real
     size). The market's first two minutes are scored first (``anomaly_scores`` exists, Spark's
     Python workers have started once), then a new champion version is promoted and the rest of
     the day is appended to gold and scored by one timed run: it loads that version from the
@@ -221,7 +221,7 @@ def concentrated_throughput(spark: SparkSession, folder: Path, trades: int) -> f
     gold = spark.read.format("delta").load(staged)
     cut = gold.agg(F.min("event_time") + F.expr("INTERVAL 2 MINUTES")).first()[0]
     sample = gold.sample(0.05, seed=1).toPandas()
-    strength = sample["f_return_z_20"].abs()
+    strength = sample["f_abs_return_z_20"]
     labels = pd.DataFrame({"trade_id": sample["trade_id"],
                            "is_anomaly": (strength >= strength.quantile(0.99)).astype("int32")})
     _register_champion(sample, labels)

@@ -4,8 +4,8 @@ Parquet write), so that every benchmark run prints what Spark costs against it.
 
     .venv/bin/python benchmarks/polars_anchor.py FILE_OR_FOLDER... [--out DIR]
 
-Gold follows ``features/symbol_history.py`` feature by feature (the previous N trades, the last S
-seconds, the other venues over the previous C seconds, in event-time order, ties by trade_id,
+Gold follows ``features/symbol_history.py`` feature by feature (the previous N trades, the other
+venues over the previous C seconds, in event-time order, ties by trade_id,
 neutral values where history is short), from ``conf/base/parameters_features.yml``. Silver
 keeps only what bench data needs (valid rows, the first copy of a trade_id), not
 quarantine's bookkeeping. Time-window sums are prefix-sum differences (numpy
@@ -74,8 +74,7 @@ def silver_rows(raw: pl.DataFrame) -> pl.DataFrame:
 
 def gold_rows(silver: pl.DataFrame, gold: Mapping[str, Any]) -> pl.DataFrame:
     windows = sorted({int(n) for n in gold["windows"]})
-    recent, cross, longest = int(gold["recent_seconds"]), int(gold["cross_exchange_seconds"]), \
-        max(int(n) for n in gold["windows"])
+    cross, longest = int(gold["cross_exchange_seconds"]), max(int(n) for n in gold["windows"])
     df = (silver.with_columns(pl.col("event_time").dt.epoch("us").alias("_t"))
           .sort("symbol", "_t", "trade_id"))
     p, v, t = pl.col("price"), pl.col("volume"), pl.col("_t")
@@ -98,33 +97,33 @@ def gold_rows(silver: pl.DataFrame, gold: Mapping[str, Any]) -> pl.DataFrame:
         pl.when(moved.rolling_sum(n, min_samples=1).over("symbol") > 0)
         .then(pl.col(f"_return_squares_sum_{n}")).otherwise(0.0)
         .alias(f"_return_squares_sum_{n}") for n in windows)
-    df = _time_sums(df, recent, cross)
+    df = _time_sums(df, cross)
     position = pl.col("_position")
     known = pl.min_horizontal(position - 2, pl.lit(longest))
     typical_gap = (pl.col("_prev_t") - pl.col("_span_start_t")) / known
     f: dict[str, tuple[pl.Expr, float]] = {
-        "f_return_bps": (pl.col("_return") * _BPS, 0.0),
+        "f_abs_return_bps": (pl.col("_return").abs() * _BPS, 0.0),
         "f_gap_ratio": ((t - pl.col("_prev_t")) / typical_gap, 1.0),
     }
     for n in windows:
         count = pl.min_horizontal(position - 1, pl.lit(n))
         total, squares = pl.col(f"_price_sum_{n}"), pl.col(f"_price_squares_sum_{n}")
         mean = total / count
-        f[f"f_price_z_{n}"] = ((p - mean) / _std(total, squares, count, True), 0.0)
-        f[f"f_price_dev_bps_{n}"] = ((p / mean - 1) * _BPS, 0.0)
-        f[f"f_return_z_{n}"] = (pl.col("_return") / (pl.col(f"_return_squares_sum_{n}")
-                                                      / count).sqrt(), 0.0)
+        f[f"f_abs_price_z_{n}"] = (((p - mean) / _std(total, squares, count, True)).abs(), 0.0)
+        f[f"f_abs_price_dev_bps_{n}"] = ((p / mean - 1).abs() * _BPS, 0.0)
+        f[f"f_abs_return_z_{n}"] = ((pl.col("_return") / (pl.col(f"_return_squares_sum_{n}")
+                                                           / count).sqrt()).abs(), 0.0)
         logs, log_squares = pl.col(f"_log_volume_sum_{n}"), pl.col(f"_log_volume_squares_sum_{n}")
         f[f"f_log_volume_rel_{n}"] = (v.log() - logs / count, 0.0)
         f[f"f_log_volume_z_{n}"] = ((v.log() - logs / count)
                                     / _std(logs, log_squares, count, False), 0.0)
         f[f"f_volume_ratio_{n}"] = (v * count / pl.col(f"_volume_sum_{n}"), 1.0)
         vwap = pl.col(f"_notional_sum_{n}") / pl.col(f"_volume_sum_{n}")
-        f[f"f_vwap_dev_bps_{n}"] = ((p / vwap - 1) * _BPS, 0.0)
+        f[f"f_abs_vwap_dev_bps_{n}"] = ((p / vwap - 1).abs() * _BPS, 0.0)
     run_rms = (pl.col(f"_return_squares_sum_{longest}") * RUN_TRADES
                / pl.min_horizontal(position - 1, pl.lit(longest))).sqrt()
     run = p.log() - p.log().shift(RUN_TRADES).over("symbol")
-    f[f"f_run_z_{RUN_TRADES}"] = (run / run_rms, 0.0)
+    f[f"f_abs_run_z_{RUN_TRADES}"] = ((run / run_rms).abs(), 0.0)
     longest_count = pl.min_horizontal(position - 1, pl.lit(longest))
     logs, log_squares = (pl.col(f"_log_volume_sum_{longest}"),
                          pl.col(f"_log_volume_squares_sum_{longest}"))
@@ -142,18 +141,11 @@ def gold_rows(silver: pl.DataFrame, gold: Mapping[str, Any]) -> pl.DataFrame:
                               for k in range(1, first + 1))
     f[f"f_size_rank_{first}"] = ((below + 0.5 * equal)
                                  / pl.min_horizontal(position - 1, pl.lit(first)), 0.5)
-    expected = recent * _MICROS / typical_gap
-    f[f"f_trades_last_{recent}s_ratio"] = (pl.col("_recent_count") / expected, 1.0)
-    typical_log_size = pl.col(f"_log_volume_sum_{longest}") / pl.min_horizontal(
-        position - 1, pl.lit(longest))
-    recent_log_size = pl.col("_recent_log_volume") / pl.col("_recent_count")
-    f[f"f_volume_last_{recent}s_ratio"] = (
-        pl.col("_recent_count") / expected * (recent_log_size - typical_log_size).exp(), 1.0)
     # No other venue traded: neutral, as gold's exact sums give (a float residue would not).
     others_count = pl.col("_all_count") - pl.col("_venue_count")
     others = pl.when(others_count > 0).then(
         (pl.col("_all_log_price") - pl.col("_venue_log_price")) / others_count)
-    f["f_cross_exchange_dev_bps"] = ((p.log() - others) * _BPS, 0.0)
+    f["f_abs_cross_exchange_dev_bps"] = ((p.log() - others).abs() * _BPS, 0.0)
     finite = [pl.when(value.is_finite()).then(value).otherwise(pl.lit(neutral))
               .fill_null(neutral).alias(name) for name, (value, neutral) in f.items()]
     return df.select("trade_id", "symbol", "exchange", "event_time", "price", "volume", *finite)
@@ -165,17 +157,14 @@ def _std(total: pl.Expr, squares: pl.Expr, count: pl.Expr, relative: bool) -> pl
     return pl.when(std > floor).then(std).otherwise(0.0)
 
 
-def _time_sums(df: pl.DataFrame, recent: int, cross: int) -> pl.DataFrame:
-    """Count and log-volume sum of the symbol's last ``recent`` seconds (this trade and its
-    ties included), and log-price sums and counts over the ``cross`` seconds before the trade,
-    over all venues and over the trade's own: prefix sums and binary searches on (group, time)
-    keys."""
+def _time_sums(df: pl.DataFrame, cross: int) -> pl.DataFrame:
+    """Log-price sums and counts over the ``cross`` seconds before the trade, over all venues
+    and over the trade's own: prefix sums and binary searches on (group, time) keys."""
     t = df["_t"].to_numpy()
     t = t - t.min()
     symbol = df["symbol"].rank("dense").to_numpy().astype(np.int64)
     key = (symbol << 52) + t  # rows are sorted by symbol, then time
-    price, volume = np.log(df["price"].to_numpy()), np.log(df["volume"].to_numpy())
-    recent_count, recent_volume = _between(key, key - recent * _MICROS, key, [None, volume])
+    price = np.log(df["price"].to_numpy())
     all_count, all_sum = _between(key, key - cross * _MICROS, key - 1, [None, price])
     venue = (df["symbol"] + "\x00" + df["exchange"]).rank("dense").to_numpy().astype(np.int64)
     venue_key = (venue << 52) + t
@@ -186,7 +175,6 @@ def _time_sums(df: pl.DataFrame, recent: int, cross: int) -> pl.DataFrame:
     venue_count, venue_sum = np.empty_like(counts), np.empty_like(sums)
     venue_count[order], venue_sum[order] = counts, sums
     return df.with_columns(
-        pl.Series("_recent_count", recent_count), pl.Series("_recent_log_volume", recent_volume),
         pl.Series("_all_count", all_count), pl.Series("_all_log_price", all_sum),
         pl.Series("_venue_count", venue_count), pl.Series("_venue_log_price", venue_sum))
 

@@ -1,8 +1,8 @@
 """Gold: per-trade features from each symbol's recent history, in event-time order.
 
 Every feature of a trade depends only on that trade and on the trades of its symbol before it:
-the previous ``max(windows) + 1`` trades and those of the last ``max(recent_seconds,
-cross_exchange_seconds)`` seconds (``history_needed``). That is what lets an incremental run
+the previous ``max(windows) + 1`` trades and those of the last ``cross_exchange_seconds``
+seconds (``history_needed``). That is what lets an incremental run
 recompute a symbol's newest rows from a short tail of silver and get the one-go result.
 """
 
@@ -42,7 +42,7 @@ _BUCKETS_PER_RANGE = 32  # time buckets per range when placing cuts (``time_rang
 def history_needed(gold: Mapping[str, Any]) -> tuple[int, int]:
     """(trades, seconds) of a symbol's history before a trade that its features read."""
     windows = [int(n) for n in gold["windows"]]
-    seconds = max(int(gold["recent_seconds"]), int(gold["cross_exchange_seconds"]))
+    seconds = int(gold["cross_exchange_seconds"])
     return max(windows) + 1, seconds  # + 1: the typical gap spans the previous N gaps
 
 
@@ -115,7 +115,6 @@ def _known_schema(frame: DataFrame, schema: StructType) -> DataFrame:
 def gold_spec(gold: Mapping[str, Any]) -> GoldSpec:
     """``parameters_features.yml``'s ``features.gold`` as ``symbol_history`` takes it."""
     return GoldSpec(windows=tuple(sorted({int(n) for n in gold["windows"]})),
-                    recent_seconds=int(gold["recent_seconds"]),
                     cross_exchange_seconds=int(gold["cross_exchange_seconds"]))
 
 

@@ -34,22 +34,19 @@ class GoldSpec:
     """Gold's parameters, as each group's computation needs them."""
 
     windows: tuple[int, ...]  # sorted
-    recent_seconds: int
     cross_exchange_seconds: int
 
     @property
     def feature_names(self) -> list[str]:
         """Gold's ``f_*`` columns, in table order."""
-        names = ["f_return_bps", "f_gap_ratio"]
+        names = ["f_abs_return_bps", "f_gap_ratio"]
         for n in self.windows:
-            names += [f"f_price_z_{n}", f"f_price_dev_bps_{n}", f"f_return_z_{n}",
+            names += [f"f_abs_price_z_{n}", f"f_abs_price_dev_bps_{n}", f"f_abs_return_z_{n}",
                       f"f_log_volume_rel_{n}", f"f_log_volume_z_{n}", f"f_volume_ratio_{n}",
-                      f"f_vwap_dev_bps_{n}"]
-        return names + [f"f_run_z_{RUN_TRADES}", f"f_burst_log_volume_z_{BURST_TRADES}",
+                      f"f_abs_vwap_dev_bps_{n}"]
+        return names + [f"f_abs_run_z_{RUN_TRADES}", f"f_burst_log_volume_z_{BURST_TRADES}",
                         f"f_burst_gap_ratio_{BURST_TRADES}", f"f_size_rank_{self.windows[0]}",
-                        f"f_trades_last_{self.recent_seconds}s_ratio",
-                        f"f_volume_last_{self.recent_seconds}s_ratio",
-                        "f_cross_exchange_dev_bps"]
+                        "f_abs_cross_exchange_dev_bps"]
 
 
 def features_by_group(batches: Iterable[pd.DataFrame], spec: GoldSpec, keys: Sequence[str]
@@ -113,7 +110,7 @@ def _features(trades: pd.DataFrame, spec: GoldSpec) -> dict[str, tuple[np.ndarra
     t = trades["_t"].to_numpy(dtype=np.int64)
     price = trades["price"].to_numpy(dtype=np.float64)
     volume = trades["volume"].to_numpy(dtype=np.float64)
-    windows, recent = spec.windows, spec.recent_seconds
+    windows = spec.windows
     longest = windows[-1]
     position = np.arange(1, len(t) + 1, dtype=np.float64)
     seconds = t.astype(np.float64)  # microseconds since 1970 are exact in a double
@@ -131,17 +128,20 @@ def _features(trades: pd.DataFrame, spec: GoldSpec) -> dict[str, tuple[np.ndarra
                          "log_volume_squares": log_volume * log_volume,
                          "return_squares": returned * returned}, windows)
 
-    features = {"f_return_bps": (returned * BPS, 0.0),
+    # Price moves and deviations enter as magnitudes (ABS): an anomaly up and one down are the
+    # same event to a surveillance model, and a model that learns them apart learns each from
+    # half the examples (docs/features.md).
+    features = {"f_abs_return_bps": (np.abs(returned) * BPS, 0.0),
                 "f_gap_ratio": (_div(seconds - prev_t, typical_gap), 1.0)}
     for n in windows:
         count = np.minimum(position - 1, n)
         price_mean = _div(sums["price", n], count)
         price_std = _std(sums["price", n], sums["price_squares", n], count, relative=True)
-        features[f"f_price_z_{n}"] = (_div(price - price_mean, price_std), 0.0)
-        features[f"f_price_dev_bps_{n}"] = ((_div(price, price_mean) - 1) * BPS, 0.0)
+        features[f"f_abs_price_z_{n}"] = (np.abs(_div(price - price_mean, price_std)), 0.0)
+        features[f"f_abs_price_dev_bps_{n}"] = (np.abs(_div(price, price_mean) - 1) * BPS, 0.0)
         # A return in units of the symbol's own recent trade-to-trade moves (their RMS).
         return_rms = np.sqrt(_div(sums["return_squares", n], count))
-        features[f"f_return_z_{n}"] = (_div(returned, return_rms), 0.0)
+        features[f"f_abs_return_z_{n}"] = (np.abs(_div(returned, return_rms)), 0.0)
         # The print's size relative to the symbol's typical size (geometric mean), in logs.
         log_rel = log_volume - _div(sums["log_volume", n], count)
         log_std = _std(sums["log_volume", n], sums["log_volume_squares", n], count,
@@ -150,13 +150,13 @@ def _features(trades: pd.DataFrame, spec: GoldSpec) -> dict[str, tuple[np.ndarra
         features[f"f_log_volume_z_{n}"] = (_div(log_rel, log_std), 0.0)
         features[f"f_volume_ratio_{n}"] = (_div(volume * count, sums["volume", n]), 1.0)
         vwap = _div(sums["notional", n], sums["volume", n])
-        features[f"f_vwap_dev_bps_{n}"] = ((_div(price, vwap) - 1) * BPS, 0.0)
+        features[f"f_abs_vwap_dev_bps_{n}"] = (np.abs(_div(price, vwap) - 1) * BPS, 0.0)
     # A short run of trades all moving the same way: the log move over the last RUN_TRADES
     # returns in units of the symbol's volatility over that many trades (momentum bursts).
     known = np.minimum(position - 1, longest)
     run = log_price - _lag(log_price, RUN_TRADES)
     run_rms = np.sqrt(_div(sums["return_squares", longest] * RUN_TRADES, known))
-    features[f"f_run_z_{RUN_TRADES}"] = (_div(run, run_rms), 0.0)
+    features[f"f_abs_run_z_{RUN_TRADES}"] = (np.abs(_div(run, run_rms)), 0.0)
     # A burst: the last BURST_TRADES prints (this one and those just before it) large together
     # and close together. Their mean log size against the symbol's typical one (over the
     # previous `longest` trades), in units of its log sizes' std; and the time they span
@@ -173,18 +173,9 @@ def _features(trades: pd.DataFrame, spec: GoldSpec) -> dict[str, tuple[np.ndarra
     features[f"f_burst_gap_ratio_{BURST_TRADES}"] = (
         _div(seconds - _lag(seconds, BURST_TRADES - 1), (BURST_TRADES - 1) * typical_gap), 1.0)
     features[f"f_size_rank_{windows[0]}"] = (_size_rank(volume, windows[0], position), 0.5)
-    # Activity of the last S seconds against the symbol's typical rate: trades, and volume
-    # against typical size x typical rate, sizes by their geometric means (mean logs): sizes
-    # span 1e-8 coins to 1e11 tokens, which no exact sum of the sizes themselves can hold.
-    recent_count, recent_log_volume = _between(t, t - recent * MICROS, t, log_volume)
-    trades_ratio = _div(recent_count, _div(recent * MICROS, typical_gap))
-    features[f"f_trades_last_{recent}s_ratio"] = (trades_ratio, 1.0)
-    recent_log_size = _div(recent_log_volume, recent_count)
-    features[f"f_volume_last_{recent}s_ratio"] = (
-        trades_ratio * np.exp(recent_log_size - typical_log_size), 1.0)
-    features["f_cross_exchange_dev_bps"] = (
-        _cross_venue_deviation(t, log_price, trades["exchange"],
-                               spec.cross_exchange_seconds), 0.0)
+    features["f_abs_cross_exchange_dev_bps"] = (
+        np.abs(_cross_venue_deviation(t, log_price, trades["exchange"],
+                                      spec.cross_exchange_seconds)), 0.0)
     return features
 
 

@@ -50,8 +50,8 @@ class Splits:
 class MaxAbsZScore(BaseEstimator):
     """The classical surveillance rule: a trade is as anomalous as its largest |z-score|.
 
-    ``columns``: names or shell-style patterns (``f_price_z_*``) of the z-score features; ``fit``
-    resolves them against the feature columns. Follows sklearn's outlier convention
+    ``columns``: names or shell-style patterns (``f_abs_price_z_*``) of the z-score features;
+    ``fit`` resolves them against the feature columns. Follows sklearn's outlier convention
     (``score_samples``: lower = more abnormal).
     """
 

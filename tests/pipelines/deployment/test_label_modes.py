@@ -87,7 +87,7 @@ def test_an_injected_challenger_is_judged_on_trades_it_never_saw_with_other_inje
     assert seed != INJECTION["seed"] and injected["trade_id"].str.startswith(f"INJ-{seed}-").all()
     assert rows["is_anomaly"].sum() == len(injected) >= 10
     assert (rows["event_time"] >= since).all() and rows["event_time"].is_monotonic_decreasing
-    assert {c for c in rows if c.startswith("f_")} >= {"f_price_z_20", "f_log_volume_z_100"}
+    assert {c for c in rows if c.startswith("f_")} >= {"f_abs_price_z_20", "f_log_volume_z_100"}
     # Reproducible: the same rows and prints again; silver itself untouched.
     pd.testing.assert_frame_equal(rows, nodes.scoring_slice(
         None, None, silver, challenger, deployment, load_features_params()))

@@ -31,23 +31,33 @@ def _silver_like(spark, lines):
 
 
 def test_flat_prices_give_finite_features_and_a_jump_still_shows(spark, features_params):
-    lines = [trade_line(f"F{i:03d}", price=100.0, volume=200.0,
-                        timestamp=f"2026-01-05T14:{30 + i // 60:02d}:{i % 60:02d}.000Z")
-             for i in range(150)]
-    lines.append(trade_line("JUMP", price=103.0, volume=200.0,
-                            timestamp="2026-01-05T14:40:00.000Z"))
+    """A jump after a flat stretch shows, and a jump down as much as the same jump up: price
+    moves and deviations enter as magnitudes (docs/features.md)."""
+    lines = []
+    for symbol, jumped in (("AAPL", 103.0), ("MSFT", 100.0 / 1.03)):
+        lines += [trade_line(f"{symbol}{i:03d}", symbol=symbol, price=100.0, volume=200.0,
+                             timestamp=f"2026-01-05T14:{30 + i // 60:02d}:{i % 60:02d}.000Z")
+                  for i in range(150)]
+        lines.append(trade_line(f"{symbol}JUMP", symbol=symbol, price=jumped, volume=200.0,
+                                timestamp="2026-01-05T14:40:00.000Z"))
     gold = trade_features(_silver_like(spark, lines), features_params["gold"]).toPandas()
     features = _features(gold)
     assert gold[features].notna().all().all()
     assert (gold[features].abs() < float("inf")).all().all()
-    flat = gold[gold.trade_id == "F149"].iloc[0]
-    assert flat.f_price_z_20 == 0 and flat.f_return_bps == 0 and flat.f_log_volume_z_100 == 0
+    assert (gold[[f for f in features if f.startswith("f_abs_")]] >= 0).all().all()
+    flat = gold[gold.trade_id == "AAPL149"].iloc[0]
+    assert flat.f_abs_price_z_20 == 0 and flat.f_abs_return_bps == 0
+    assert flat.f_log_volume_z_100 == 0
     assert flat.f_gap_ratio == pytest.approx(1.0)  # a trade a second, as always
-    jump = gold[gold.trade_id == "JUMP"].iloc[0]
-    assert jump.f_price_dev_bps_20 == pytest.approx(300.0)
-    assert jump.f_return_bps == pytest.approx(295.588, rel=1e-5)
+    jump = gold[gold.trade_id == "AAPLJUMP"].iloc[0]
+    assert jump.f_abs_price_dev_bps_20 == pytest.approx(300.0)
+    assert jump.f_abs_return_bps == pytest.approx(295.588, rel=1e-5)
+    down = gold[gold.trade_id == "MSFTJUMP"].iloc[0]
+    assert down.f_abs_return_bps == pytest.approx(jump.f_abs_return_bps, rel=1e-9)
+    assert down.f_abs_run_z_5 == jump.f_abs_run_z_5 == 0  # flat before: no volatility unit
+    assert down.f_abs_price_dev_bps_20 == pytest.approx(291.262, rel=1e-5)  # 1 - 1/1.03
     assert jump.f_gap_ratio == pytest.approx(451.0)  # 14:32:29 -> 14:40:00, 451 typical gaps
-    first = gold[gold.trade_id == "F000"].iloc[0]  # no history: neutral values
+    first = gold[gold.trade_id == "AAPL000"].iloc[0]  # no history: neutral values
     assert first.f_size_rank_20 == 0.5 and first.f_volume_ratio_20 == 1.0
     assert first.f_gap_ratio == 1.0
 
@@ -73,7 +83,7 @@ def test_model_inputs_are_scale_free(spark, features_params):
     # window is nearly flat (2e-6 seen); atol 1e-4: the cross-venue mean adds logs in whole
     # 1e-9ths (1e-5 bp); a feature in price or size units would move 10-1000x.
     pd.testing.assert_frame_equal(before[features], after[features], rtol=1e-5, atol=1e-4)
-    assert not before.f_price_z_20.eq(0).all() and not before.f_log_volume_z_100.eq(0).all()
+    assert not before.f_abs_price_z_20.eq(0).all() and not before.f_log_volume_z_100.eq(0).all()
 
 
 def test_size_rank_is_the_mid_rank_among_the_previous_trades_ties_counting_half(
@@ -160,10 +170,10 @@ def test_a_changed_feature_set_is_refused_until_gold_is_rebuilt(
     with pytest.raises(DatasetError, match="rebuild_gold") as error:
         project.run("features", params=changed)
     assert isinstance(error.value.__cause__, ColumnsChangedError)  # the CLI prints one line
-    assert "\n" not in str(error.value) and "f_price_z_60" in str(error.value)
+    assert "\n" not in str(error.value) and "f_abs_price_z_60" in str(error.value)
 
     project.run("rebuild_gold", params=changed)
     project.run("features", params=changed)
     gold = read_delta(project.path(GOLD))
-    assert "f_price_z_60" in gold.columns and "f_price_z_100" not in gold.columns
+    assert "f_abs_price_z_60" in gold.columns and "f_abs_price_z_100" not in gold.columns
     assert gold.count() == read_delta(project.path(SILVER)).count() == 800

@@ -39,7 +39,7 @@ def synthetic_gold(n: int = 3000, anomaly_rate: float = 0.05, seed: int = 0
         "event_time": pd.date_range("2026-01-05 14:30", periods=n, freq="s"),
         "price": 100 + price_z,
         "volume": 100 + 10 * np.abs(volume_z),
-        "f_price_z_20": price_z,
+        "f_abs_price_z_20": np.abs(price_z),
         "f_log_volume_z_20": volume_z,
         "f_venue_gap": venue_gap,
         "f_noise": noise,

@@ -35,10 +35,10 @@ def test_slices_are_ordered_in_time_and_share_no_timestamp(spark):
 def test_features_are_every_f_column_and_the_rule_columns(gold_frames):
     params = tiny_budget()
     _, features = prepare_tournament_data(*gold_frames, params)
-    assert features == ["f_price_z_20", "f_log_volume_z_20", "f_venue_gap", "f_noise"]
+    assert features == ["f_abs_price_z_20", "f_log_volume_z_20", "f_venue_gap", "f_noise"]
     params["features"] = ["f_venue_gap"]
     _, features = prepare_tournament_data(*gold_frames, params)
-    assert features == ["f_venue_gap", "f_price_z_20", "f_log_volume_z_20"]
+    assert features == ["f_venue_gap", "f_abs_price_z_20", "f_log_volume_z_20"]
 
 
 def _without_features(gold, labels):

@@ -59,6 +59,6 @@ def test_no_market_when_switched_off_and_a_clear_error_for_foreign_features(simu
     gold, _ = simulated_gold
     params = _params()
     assert ood_market(gold, {**params, "ood": {"trades": 0}}, load_features_params()).empty
-    frame = pd.DataFrame({"f_price_z_20": [0.0], "is_anomaly": [0]})
+    frame = pd.DataFrame({"f_abs_price_z_20": [0.0], "is_anomaly": [0]})
     with pytest.raises(UserError, match="out-of-distribution market has no f_venue_gap"):
         run_tournament(frame.assign(split="train"), ["f_venue_gap"], params, frame)

@@ -55,7 +55,7 @@ def test_the_winner_is_registered_with_everything_the_contract_names(
     assert set(CANDIDATE_METRICS) <= set(metrics)
     assert params["candidate"] == tags["candidate"] != "rule_baseline"
     features = json.loads(tags["feature_list"])
-    assert features == ["f_price_z_20", "f_log_volume_z_20", "f_venue_gap", "f_noise"]
+    assert features == ["f_abs_price_z_20", "f_log_volume_z_20", "f_venue_gap", "f_noise"]
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True)
     assert tags["git_sha"] == head.stdout.strip()
     assert tags["delta_version.gold_trade_features"] == "0"
