@@ -1,6 +1,7 @@
 """The medallion transformations as plain ``DataFrame -> DataFrame`` functions, shared by the
 Kedro ``features`` pipeline and the declarative wrapper: built-in Spark functions, and for gold
-one numpy function per symbol (``symbol_history``) that Spark runs with ``applyInPandas``."""
+one numpy function per symbol (``symbol_history``) that Spark runs over Arrow batches
+(``mapInArrow``)."""
 
 from financial_mlops.features.gold import GOLD_KEYS, trade_features
 from financial_mlops.features.silver import (

@@ -19,7 +19,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 MICROS = 1_000_000
 BPS = 10_000.0  # returns and deviations in basis points
@@ -49,67 +50,83 @@ class GoldSpec:
                         "f_abs_cross_exchange_dev_bps"]
 
 
-def features_by_group(batches: Iterable[pd.DataFrame], spec: GoldSpec, keys: Sequence[str]
-                      ) -> Iterator[pd.DataFrame]:
+def features_by_group(batches: Iterable[pa.RecordBatch], spec: GoldSpec, keys: Sequence[str]
+                      ) -> Iterator[pa.RecordBatch]:
     """``symbol_features`` of each (``symbol``, ``_range``) group of a Spark task's rows, which
-    arrive sorted by group in batches; a group may span several batches."""
-    pending: list[pd.DataFrame] = []  # the rows read so far of the group being read
+    arrive sorted by group in Arrow batches; a group may span several batches."""
+    pending: list[pa.RecordBatch] = []  # the rows read so far of the group being read
     for batch in batches:
-        if batch.empty:
+        if batch.num_rows == 0:
             continue
-        symbol, part = pd.factorize(batch["symbol"])[0], batch["_range"].to_numpy()
-        starts = np.flatnonzero((np.diff(symbol) != 0) | (np.diff(part) != 0)) + 1
-        for k, (start, end) in enumerate(zip([0, *starts], [*starts, len(batch)], strict=True)):
-            rows = batch.iloc[start:end]
+        starts = _group_starts(batch)
+        for k, (start, end) in enumerate(zip([0, *starts], [*starts, batch.num_rows],
+                                             strict=True)):
+            rows = batch.slice(start, end - start)
             if pending and (k > 0 or not _same_group(pending[-1], rows)):
-                yield symbol_features(pd.concat(pending, ignore_index=True), spec, keys)
+                yield symbol_features(_joined(pending), spec, keys)
                 pending = []
             pending.append(rows)
     if pending:
-        yield symbol_features(pd.concat(pending, ignore_index=True), spec, keys)
+        yield symbol_features(_joined(pending), spec, keys)
 
 
-def _same_group(before: pd.DataFrame, after: pd.DataFrame) -> bool:
-    last, first = before.iloc[-1], after.iloc[0]
-    return last["symbol"] == first["symbol"] and last["_range"] == first["_range"]
+def _group_starts(batch: pa.RecordBatch) -> list[int]:
+    """Rows of ``batch`` where a new (``symbol``, ``_range``) group begins, the first aside."""
+    symbol, n = batch.column("symbol"), batch.num_rows
+    changed = pc.not_equal(symbol.slice(1), symbol.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+    changed |= np.diff(batch.column("_range").to_numpy()) != 0
+    return (np.flatnonzero(changed) + 1).tolist()
 
 
-def symbol_features(trades: pd.DataFrame, spec: GoldSpec, keys: Sequence[str]) -> pd.DataFrame:
+def _same_group(before: pa.RecordBatch, after: pa.RecordBatch) -> bool:
+    return all(before.column(key)[-1].as_py() == after.column(key)[0].as_py()
+               for key in ("symbol", "_range"))
+
+
+def _joined(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    """One batch of contiguous arrays from a group's slices of several batches."""
+    if len(batches) == 1:
+        return batches[0]
+    return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
+
+
+def symbol_features(trades: pa.RecordBatch, spec: GoldSpec, keys: Sequence[str]
+                    ) -> pa.RecordBatch:
     """``keys`` and every ``f_*`` feature (finite doubles) of the rows of ``trades`` marked
     ``_own``, from all of its rows (one symbol's, with ``_t`` in microseconds and
-    ``trade_id``, which orders trades at the same microsecond)."""
-    if not _in_order(trades["_t"].to_numpy(), trades["trade_id"]):
-        trades = trades.sort_values(["_t", "trade_id"], kind="stable", ignore_index=True)
+    ``trade_id``, which orders trades at the same microsecond). Arrow in and out: the text
+    columns pass through as they came, never made Python strings."""
+    if not _in_order(trades.column("_t").to_numpy(), trades.column("trade_id")):
+        trades = trades.take(pc.sort_indices(
+            trades, sort_keys=[("_t", "ascending"), ("trade_id", "ascending")]))
     features = _features(trades, spec)
-    # One feature a row: the transpose is the column block pandas keeps, so nothing is copied.
-    values = np.empty((len(features), len(trades)))
-    for row, (value, neutral) in zip(values, features.values(), strict=True):
-        np.copyto(row, np.where(np.isfinite(value), value, neutral))
-    own = trades["_own"].to_numpy(dtype=bool)
-    if not own.all():
-        trades, values = trades[own].reset_index(drop=True), values[:, own]
-    rows = trades[list(keys)]
-    # Text leaves as Python strings: a group read from several Arrow batches holds its text in
-    # chunked arrays, which Spark's conversion back to Arrow refuses.
-    rows = rows.astype({key: object for key in keys if pd.api.types.is_string_dtype(rows[key])})
-    return pd.concat([rows, pd.DataFrame(values.T, columns=list(features), copy=False)], axis=1)
+    own = trades.column("_own").to_numpy(zero_copy_only=False)
+    whole = bool(own.all())
+    rows = trades if whole else trades.filter(pa.array(own))
+    columns = [rows.column(key) for key in keys]
+    for value, neutral in features.values():
+        finite = np.where(np.isfinite(value), value, neutral)
+        columns.append(pa.array(finite if whole else finite[own]))
+    return pa.RecordBatch.from_arrays(columns, names=[*keys, *features])
 
 
-def _in_order(t: np.ndarray, trade_id: pd.Series) -> bool:
+def _in_order(t: np.ndarray, trade_id: pa.Array) -> bool:
     """Whether rows are in (event time, trade_id) order, as Spark's sort delivers them."""
     step = np.diff(t)
     if (step < 0).any():
         return False
-    tied = np.flatnonzero(step == 0)  # only these ids are compared (and made Python strings)
-    return bool((trade_id.take(tied).to_numpy() <= trade_id.take(tied + 1).to_numpy()).all())
+    tied = np.flatnonzero(step == 0)  # only these ids are compared
+    if not len(tied):
+        return True
+    return bool(pc.all(pc.less_equal(trade_id.take(tied), trade_id.take(tied + 1))).as_py())
 
 
-def _features(trades: pd.DataFrame, spec: GoldSpec) -> dict[str, tuple[np.ndarray, float]]:
+def _features(trades: pa.RecordBatch, spec: GoldSpec) -> dict[str, tuple[np.ndarray, float]]:
     """Every feature with its neutral value (taken where history is too short, or where a
     division has nothing to divide by), mirroring SQL semantics: ``_div`` is ``try_divide``."""
-    t = trades["_t"].to_numpy(dtype=np.int64)
-    price = trades["price"].to_numpy(dtype=np.float64)
-    volume = trades["volume"].to_numpy(dtype=np.float64)
+    t = trades.column("_t").to_numpy().astype(np.int64, copy=False)
+    price = trades.column("price").to_numpy().astype(np.float64, copy=False)
+    volume = trades.column("volume").to_numpy().astype(np.float64, copy=False)
     windows = spec.windows
     longest = windows[-1]
     position = np.arange(1, len(t) + 1, dtype=np.float64)
@@ -174,12 +191,12 @@ def _features(trades: pd.DataFrame, spec: GoldSpec) -> dict[str, tuple[np.ndarra
         _div(seconds - _lag(seconds, BURST_TRADES - 1), (BURST_TRADES - 1) * typical_gap), 1.0)
     features[f"f_size_rank_{windows[0]}"] = (_size_rank(volume, windows[0], position), 0.5)
     features["f_abs_cross_exchange_dev_bps"] = (
-        np.abs(_cross_venue_deviation(t, log_price, trades["exchange"],
+        np.abs(_cross_venue_deviation(t, log_price, trades.column("exchange"),
                                       spec.cross_exchange_seconds)), 0.0)
     return features
 
 
-def _cross_venue_deviation(t: np.ndarray, log_price: np.ndarray, exchange: pd.Series,
+def _cross_venue_deviation(t: np.ndarray, log_price: np.ndarray, exchange: pa.Array,
                            seconds: int) -> np.ndarray:
     """The trade's log price against the other venues' mean log price (their geometric mean)
     over the ``seconds`` before it, in basis points: all venues' sums minus its own venue's,
@@ -187,7 +204,7 @@ def _cross_venue_deviation(t: np.ndarray, log_price: np.ndarray, exchange: pd.Se
     low, high = t - seconds * MICROS, t - 1
     all_count, all_sum = _between(t, low, high, log_price)
     venue_count, venue_sum = np.empty_like(all_count), np.empty_like(all_sum)
-    codes, _ = pd.factorize(exchange)
+    codes = pc.dictionary_encode(exchange).indices.to_numpy()
     order = np.argsort(codes, kind="stable")  # by venue, each still in time order
     bounds = np.flatnonzero(np.diff(codes[order])) + 1
     for rows in np.split(order, bounds):

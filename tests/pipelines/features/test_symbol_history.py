@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from financial_mlops.features.gold import gold_spec
@@ -27,14 +28,20 @@ def _task_rows(features_params) -> pd.DataFrame:
     return pd.concat(groups, ignore_index=True)
 
 
+def _batch(rows: pd.DataFrame) -> pa.RecordBatch:
+    return pa.Table.from_pandas(rows, preserve_index=False).combine_chunks().to_batches()[0]
+
+
 @pytest.mark.parametrize("batch_rows", [1, 7, 70, 1000])
 def test_groups_spread_over_batches_are_computed_whole(features_params, batch_rows):
     rows = _task_rows(features_params)
     spec = gold_spec(features_params["gold"])
-    batches = [rows.iloc[i:i + batch_rows] for i in range(0, len(rows), batch_rows)]
-    got = pd.concat(features_by_group(iter(batches), spec, KEYS), ignore_index=True)
-    expected = pd.concat([symbol_features(group.reset_index(drop=True), spec, KEYS)
-                          for _, group in rows.groupby(["symbol", "_range"], sort=False)],
-                         ignore_index=True)
-    assert len(got) == 130 + 40 + 45  # own rows only
-    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    task = _batch(rows)
+    batches = [task.slice(i, batch_rows) for i in range(0, len(rows), batch_rows)]
+    got = pa.Table.from_batches(list(features_by_group(iter(batches), spec, KEYS)))
+    expected = pa.Table.from_batches([
+        symbol_features(_batch(group), spec, KEYS)
+        for _, group in rows.groupby(["symbol", "_range"], sort=False)])
+    assert got.num_rows == 130 + 40 + 45  # own rows only
+    assert got.column_names == [*KEYS, *spec.feature_names]
+    assert got.equals(expected)
