@@ -168,8 +168,27 @@ def test_a_table_on_disk_answers_from_its_log_as_sql_does_by_name(spark, tmp_pat
         for since in (None, 0, 1, 2):
             assert by_path.rows_written(since) == by_name.rows_written(since), since
         assert by_path.rows_written(0)["updated"] == 1
+        assert by_path.statistics() == by_name.statistics()  # the size from its .crc file
+        assert by_path.statistics()["rows"] == 2
     finally:
         spark.sql("DROP TABLE log_parity")  # the files stay: the table is external
+
+
+@pytest.mark.parametrize(("path", "local"), [
+    ("dbfs:/Volumes/main/fin/gold", None), ("s3://bucket/gold", None),
+    ("file:/data/gold", Path("/data/gold/_delta_log"))])
+def test_a_path_with_a_scheme_is_spark_s_to_resolve(path, local):
+    """Only a bare path is made absolute (and read from its log); ``dbfs:/`` has no ``//``."""
+    dataset = DeltaDataset(path=path)
+    assert dataset._identifier == f"delta.`{path}`"
+    assert dataset._local_log == local
+
+
+def test_a_bare_path_is_made_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    dataset = DeltaDataset(path="data/gold")
+    assert dataset._identifier == f"delta.`{tmp_path / 'data/gold'}`"
+    assert dataset._local_log == tmp_path / "data/gold/_delta_log"
 
 
 def test_preview_and_statistics_for_kedro_viz(spark, tmp_path):

@@ -36,7 +36,12 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 from pyspark.sql.types import StructType, TimestampType
 
-from financial_mlops.datasets.delta_log import commit_versions, local_log, operation_metrics
+from financial_mlops.datasets.delta_log import (
+    commit_versions,
+    local_log,
+    operation_metrics,
+    version_checksum,
+)
 from financial_mlops.errors import DatasetUserError
 from financial_mlops.relocation import reroot_checkpoint
 from financial_mlops.spark import conf_string, from_pandas, get_spark
@@ -132,7 +137,8 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
         """The table in SQL: its name, or ``delta.`<path>``` for a path."""
         if self._table:
             return self._table
-        path = self._path if "://" in self._path else os.path.abspath(self._path)
+        # A scheme (s3://, dbfs:/, file:) is Spark's to resolve; a bare path is made absolute.
+        path = self._path if urlparse(self._path).scheme else os.path.abspath(self._path)
         return "delta.`" + path.replace("`", "``") + "`"
 
     @property
@@ -181,8 +187,13 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
         count is answered from the files' statistics, without reading them)."""
         if not self._exists():
             return {}
-        detail = self._spark().sql(f"DESCRIBE DETAIL {self._identifier}")
-        size = detail.select("sizeInBytes").first()[0]
+        log = self._local_log
+        checksum = log and version_checksum(log, max(commit_versions(log)))
+        if checksum:  # on disk: the size after the last commit, without a DESCRIBE job
+            size = checksum["tableSizeBytes"]
+        else:
+            detail = self._spark().sql(f"DESCRIBE DETAIL {self._identifier}")
+            size = detail.select("sizeInBytes").first()[0]
         data = self._read_batch()
         return {"rows": data.count(), "columns": len(data.columns), "file_size": int(size)}
 
@@ -203,13 +214,16 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
     def rows_written(self, since_version: int | None) -> dict[str, int]:
         """Rows the commits after ``since_version`` (None: all) inserted, updated and deleted,
         from Delta's own commit metrics: no pass over the data. SQL, so Spark Connect has it."""
-        if not self._exists():
-            return {}
         since = -1 if since_version is None else since_version
         log = self._local_log
         if log is not None:
-            commits = [operation_metrics(log, v) for v in commit_versions(log) if v > since]
+            versions = commit_versions(log)  # listed once: none, no table
+            if not versions:
+                return {}
+            commits = [operation_metrics(log, v) for v in versions if v > since]
         else:
+            if not self._exists():
+                return {}
             history = self._spark().sql(f"DESCRIBE HISTORY {self._identifier}")
             commits = [row[0] or {} for row in history.where(F.col("version") > since)
                        .select("operationMetrics").collect()]

@@ -5,7 +5,8 @@ and every load first asks whether the table exists. Through Spark each answer is
 (``DESCRIBE HISTORY``/``DESCRIBE DETAIL`` replay the log): about a second each on a laptop, the
 first one in a new JVM ten seconds or more, several seconds per save in all. Read from the files
 the Delta protocol defines (``_delta_log/<version, 20 digits>.json``, one JSON action per line,
-the commit's ``commitInfo`` among them) the same answers cost milliseconds. Tables in a metastore
+the commit's ``commitInfo`` among them, and the optional version checksum ``<version>.crc``
+with the table's size after it) the same answers cost milliseconds. Tables in a metastore
 or on object storage (Unity Catalog on Databricks) are still asked through SQL.
 """
 
@@ -15,6 +16,7 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 _COMMIT_FILE = re.compile(r"^(\d{20})\.json$")
@@ -48,3 +50,13 @@ def operation_metrics(log: Path, version: int) -> dict[str, str]:
             if "commitInfo" in action:
                 return action["commitInfo"].get("operationMetrics") or {}
     return {}
+
+
+def version_checksum(log: Path, version: int) -> dict[str, Any] | None:
+    """The version checksum Delta writes after a commit (``tableSizeBytes``, ``numFiles``,
+    ``metadata``...), or None where there is none: the protocol makes it optional."""
+    try:
+        with open(log / f"{version:020d}.crc", encoding="utf-8") as checksum:
+            return json.load(checksum)
+    except FileNotFoundError:
+        return None
