@@ -185,10 +185,14 @@ class DeltaDataset(AbstractDataset[DataFrame, DataFrame]):
     def statistics(self) -> dict[str, int]:
         """Rows, columns and size in bytes, as kedro-viz shows them: from the Delta log (a
         count is answered from the files' statistics, without reading them)."""
-        if not self._exists():
+        log, checksum = self._local_log, None
+        if log is not None:
+            versions = commit_versions(log)  # listed once: none, no table
+            if not versions:
+                return {}
+            checksum = version_checksum(log, versions[-1])
+        elif not self._exists():
             return {}
-        log = self._local_log
-        checksum = log and version_checksum(log, max(commit_versions(log)))
         if checksum:  # on disk: the size after the last commit, without a DESCRIBE job
             size = checksum["tableSizeBytes"]
         else:
