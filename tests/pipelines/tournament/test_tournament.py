@@ -16,7 +16,7 @@ from financial_mlops.modeling.candidates import fit_candidate
 from financial_mlops.modeling.metrics import batch_pr_auc_spread, best_f1_threshold
 from financial_mlops.modeling.pyfunc import AnomalyDetector, log_detector
 from financial_mlops.modeling.tuning import tune
-from financial_mlops.pipelines.inference.nodes import _predictor
+from financial_mlops.pipelines.inference.nodes import _batch_scorer, _predictor
 from financial_mlops.pipelines.tournament.nodes import (
     build_leaderboard,
     prepare_tournament_data,
@@ -166,13 +166,14 @@ def test_spark_workers_score_a_project_model_without_importing_mlflow(
     detector.threshold = float(np.quantile(detector.predict(None, frame)["score"], 0.9))
     with mlflow.start_run():
         info = log_detector(detector, frame)
-    predict = _predictor(mlflow.pyfunc.load_model(info.model_uri))
+    predict = _batch_scorer(_predictor(mlflow.pyfunc.load_model(info.model_uri)), features)
     (tmp_path / "predict.pkl").write_bytes(cloudpickle.dumps(predict))
     frame[features].head(200).to_parquet(tmp_path / "rows.parquet")
-    script = (
+    script = (  # what a Spark Python worker does: unpickle, then call it with one Series a column
         "import pickle, sys, pandas as pd\n"
         "predict = pickle.loads(open('predict.pkl', 'rb').read())\n"
-        "predict(pd.read_parquet('rows.parquet')).to_parquet('scores.parquet')\n"
+        "rows = pd.read_parquet('rows.parquet')\n"
+        "predict(*(rows[c] for c in rows.columns)).to_parquet('scores.parquet')\n"
         "print([m for m in sys.modules if m.split('.')[0] == 'mlflow'])\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           check=False, cwd=tmp_path)

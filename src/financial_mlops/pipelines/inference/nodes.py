@@ -13,8 +13,10 @@ batch (after a kill, a lost checkpoint, a watermark not saved or a re-run) adds 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import partial
 
+import numpy as np
 import pandas as pd
 from mlflow.pyfunc import PyFuncModel
 from pyspark.sql import DataFrame
@@ -99,11 +101,13 @@ def new_trade_rows(changes: DataFrame) -> DataFrame:
 
 def score_trades(trades: DataFrame, model: PyFuncModel, model_version: str) -> DataFrame:
     """``anomaly_scores`` rows of ``trades``: the model runs on the workers over Arrow batches
-    of its input columns only (the model travels with the task; Spark broadcasts it when big)."""
+    of its input columns only (the model travels with the task; Spark broadcasts it when big).
+    A projection, so a query that needs only the keys (the MERGE's lowest event time) does
+    not run the model."""
     features = _check_features(model, model_version, trades.columns)
-    predict = pandas_udf(_predictor(model), _PREDICTION)
+    predict = pandas_udf(_batch_scorer(_predictor(model), features), _PREDICTION)
     return trades.select(
-        "trade_id", "symbol", "event_time", predict(F.struct(*features)).alias("_prediction")
+        "trade_id", "symbol", "event_time", predict(*features).alias("_prediction")
     ).select(
         "trade_id", "symbol", "event_time",
         F.col("_prediction.score").alias("score"),
@@ -126,21 +130,27 @@ def _check_features(model: PyFuncModel, version: str, columns: list[str]) -> lis
     return features
 
 
-def _predictor(model: PyFuncModel):
-    """The model's scores on each Arrow batch. For the project's ``AnomalyDetector`` the
-    workers get its estimator, features and threshold with ``scoring.detections``, not the
+def _predictor(model: PyFuncModel) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """The model's scores of a frame of its features. For the project's ``AnomalyDetector``
+    the workers get its estimator, features and threshold with ``scoring.detections``, not the
     pyfunc: unpickling that imports MLflow in every new Python worker (seconds of CPU before
     its first batch), and pyfunc's wrapper checks and converts every batch against the
     signature, which ``_check_features`` did once for the stream and gold's doubles satisfy."""
     detector = model.metadata.flavors.get("python_function", {}).get("loader_module") == (
         "mlflow.pyfunc.model") and model.unwrap_python_model()
     if isinstance(detector, AnomalyDetector):
-        score = partial(detections, detector.estimator, detector.features, detector.threshold)
-    else:
-        score = partial(_pyfunc_detections, model)
+        return partial(detections, detector.estimator, detector.features, detector.threshold)
+    return partial(_pyfunc_detections, model)
 
-    def predict(features: pd.DataFrame) -> pd.DataFrame:  # the hints tell Spark the UDF's kind
-        return score(features)
+
+def _batch_scorer(score: Callable[[pd.DataFrame], pd.DataFrame], features: list[str]):
+    """The pandas UDF: a batch's feature columns, one Series each (a struct column would be
+    converted to a frame row by row), as one float64 block that the estimators read without
+    another copy."""
+
+    def predict(*columns: pd.Series) -> pd.DataFrame:  # the hints tell Spark the UDF's kind
+        matrix = np.column_stack([column.to_numpy(dtype="float64") for column in columns])
+        return score(pd.DataFrame(matrix, columns=features, copy=False))
 
     return predict
 
