@@ -74,10 +74,14 @@ def gold_and_labels():
 def mlflow_sqlite(tmp_path_factory):
     """A real MLflow tracking server and registry in a SQLite file, for node-level tests."""
     previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow')}/mlflow.db"
+    folder = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{folder}/mlflow.db"
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    mlflow.set_experiment("tournament_tests")  # not the experiment id a Kedro run left active
+    # Not the experiment id a Kedro run left active; artifacts beside the database, not in the
+    # default ./mlruns of wherever pytest was started.
+    mlflow.set_experiment(experiment_id=mlflow.create_experiment(
+        "tournament_tests", artifact_location=(folder / "artifacts").as_uri()))
     yield uri
     mlflow.set_tracking_uri(previous[0])
     mlflow.set_registry_uri(previous[1])
