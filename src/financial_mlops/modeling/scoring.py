@@ -26,3 +26,10 @@ def detections(estimator: Any, features: list[str], threshold: float,
     scores = anomaly_scores(estimator, rows[features].astype("float64")).astype("float64")
     return pd.DataFrame({"score": scores, "is_anomaly": (scores >= threshold).astype("int32")},
                         index=rows.index)
+
+
+def float_block(features: list[str], columns: tuple[pd.Series, ...]) -> pd.DataFrame:
+    """``columns`` (one Series per feature, as a pandas UDF gets them) as one float64 block,
+    which the estimators read without another copy."""
+    matrix = np.column_stack([column.to_numpy(dtype="float64") for column in columns])
+    return pd.DataFrame(matrix, columns=features, copy=False)

@@ -16,7 +16,7 @@ from financial_mlops.modeling.candidates import fit_candidate
 from financial_mlops.modeling.metrics import batch_pr_auc_spread, best_f1_threshold
 from financial_mlops.modeling.pyfunc import AnomalyDetector, log_detector
 from financial_mlops.modeling.tuning import tune
-from financial_mlops.pipelines.inference.nodes import _batch_scorer, _predictor
+from financial_mlops.pipelines.inference.nodes import _predictor
 from financial_mlops.pipelines.tournament.nodes import (
     build_leaderboard,
     prepare_tournament_data,
@@ -155,6 +155,25 @@ def test_the_registered_model_loads_where_the_project_is_not_installed(
     assert rows == "20" and origin.startswith(local), done.stdout
 
 
+class _SymbolModel(mlflow.pyfunc.PythonModel):
+    """A model of another kind than the project's, with a text input."""
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        score = (model_input["symbol"] == "AAPL").astype("float64") + model_input["f_x"]
+        return pd.DataFrame({"score": score, "is_anomaly": (score > 1).astype("int32")})
+
+
+def test_spark_workers_give_another_flavour_its_columns_as_they_are(mlflow_sqlite):
+    rows = pd.DataFrame({"symbol": ["AAPL", "MSFT"], "f_x": [0.5, 2.0]})
+    with mlflow.start_run():
+        info = mlflow.pyfunc.log_model(name="model", python_model=_SymbolModel(),
+                                       input_example=rows)
+    predict = _predictor(mlflow.pyfunc.load_model(info.model_uri), ["symbol", "f_x"])
+    scores = predict(rows["symbol"].rename("_0"), rows["f_x"].rename("_1"))
+    assert scores["score"].tolist() == [1.5, 2.0]
+    assert scores["is_anomaly"].tolist() == [1, 1]
+
+
 def test_spark_workers_score_a_project_model_without_importing_mlflow(
         mlflow_sqlite, tournament_data, tmp_path):
     """Inference sends Spark's Python workers the estimator, not the pyfunc: a new worker would
@@ -166,7 +185,7 @@ def test_spark_workers_score_a_project_model_without_importing_mlflow(
     detector.threshold = float(np.quantile(detector.predict(None, frame)["score"], 0.9))
     with mlflow.start_run():
         info = log_detector(detector, frame)
-    predict = _batch_scorer(_predictor(mlflow.pyfunc.load_model(info.model_uri)), features)
+    predict = _predictor(mlflow.pyfunc.load_model(info.model_uri), features)
     (tmp_path / "predict.pkl").write_bytes(cloudpickle.dumps(predict))
     frame[features].head(200).to_parquet(tmp_path / "rows.parquet")
     script = (  # what a Spark Python worker does: unpickle, then call it with one Series a column

@@ -16,7 +16,6 @@ import logging
 from collections.abc import Callable
 from functools import partial
 
-import numpy as np
 import pandas as pd
 from mlflow.pyfunc import PyFuncModel
 from pyspark.sql import DataFrame
@@ -28,7 +27,7 @@ from financial_mlops.datasets.registry import ChampionResolver
 from financial_mlops.errors import UserError
 from financial_mlops.features.gold import ARRIVAL
 from financial_mlops.modeling.pyfunc import AnomalyDetector
-from financial_mlops.modeling.scoring import detections
+from financial_mlops.modeling.scoring import detections, float_block
 from financial_mlops.watermarks import arrived_after
 
 MODES = ("availableNow", "continuous")
@@ -105,7 +104,7 @@ def score_trades(trades: DataFrame, model: PyFuncModel, model_version: str) -> D
     A projection, so a query that needs only the keys (the MERGE's lowest event time) does
     not run the model."""
     features = _check_features(model, model_version, trades.columns)
-    predict = pandas_udf(_batch_scorer(_predictor(model), features), _PREDICTION)
+    predict = pandas_udf(_predictor(model, features), _PREDICTION)
     return trades.select(
         "trade_id", "symbol", "event_time", predict(*features).alias("_prediction")
     ).select(
@@ -130,30 +129,33 @@ def _check_features(model: PyFuncModel, version: str, columns: list[str]) -> lis
     return features
 
 
-def _predictor(model: PyFuncModel) -> Callable[[pd.DataFrame], pd.DataFrame]:
-    """The model's scores of a frame of its features. For the project's ``AnomalyDetector``
-    the workers get its estimator, features and threshold with ``scoring.detections``, not the
-    pyfunc: unpickling that imports MLflow in every new Python worker (seconds of CPU before
-    its first batch), and pyfunc's wrapper checks and converts every batch against the
-    signature, which ``_check_features`` did once for the stream and gold's doubles satisfy."""
+def _predictor(model: PyFuncModel, features: list[str]) -> Callable[..., pd.DataFrame]:
+    """The pandas UDF: the model's scores of a batch, whose feature columns arrive one Series
+    each (as one struct column, the workers spent about three times the in-process CPU in
+    XGBoost's predict: docs/inference.md). For the project's ``AnomalyDetector`` the workers
+    get its estimator, features and threshold with ``scoring.detections``, on one float64 block
+    that the estimators read without another copy, not the pyfunc: unpickling that imports
+    MLflow in every new Python worker (seconds of CPU before its first batch), and pyfunc's
+    wrapper checks and converts every batch against the signature, which ``_check_features``
+    did once for the stream and gold's doubles satisfy. Other flavours get pyfunc's ``predict``
+    on the columns as they are."""
     detector = model.metadata.flavors.get("python_function", {}).get("loader_module") == (
         "mlflow.pyfunc.model") and model.unwrap_python_model()
     if isinstance(detector, AnomalyDetector):
-        return partial(detections, detector.estimator, detector.features, detector.threshold)
-    return partial(_pyfunc_detections, model)
-
-
-def _batch_scorer(score: Callable[[pd.DataFrame], pd.DataFrame], features: list[str]):
-    """The pandas UDF: a batch's feature columns, one Series each, as one float64 block that
-    the estimators read without another copy. (With one struct column of the features, the
-    workers spent about three times the in-process CPU in XGBoost's predict:
-    docs/inference.md.)"""
+        score = partial(detections, detector.estimator, detector.features, detector.threshold)
+        frame = partial(float_block, features)
+    else:
+        score = partial(_pyfunc_detections, model)
+        frame = partial(_as_columns, features)
 
     def predict(*columns: pd.Series) -> pd.DataFrame:  # the hints tell Spark the UDF's kind
-        matrix = np.column_stack([column.to_numpy(dtype="float64") for column in columns])
-        return score(pd.DataFrame(matrix, columns=features, copy=False))
+        return score(frame(columns))
 
     return predict
+
+
+def _as_columns(features: list[str], columns: tuple[pd.Series, ...]) -> pd.DataFrame:
+    return pd.DataFrame(dict(zip(features, columns, strict=True)))
 
 
 def _pyfunc_detections(model: PyFuncModel, features: pd.DataFrame) -> pd.DataFrame:
